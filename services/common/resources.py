@@ -230,13 +230,16 @@ def init_aws(prefix: str, *, session: Any = None, shards: int | None = None) -> 
 
     for bucket_def in BUCKETS:
         name = physical_name(prefix, bucket_def.name)
+        # us-east-1 answers 200 to CreateBucket on a bucket we own, so look before creating.
         try:
-            s3.create_bucket(Bucket=name)
-            report.created.append(f"bucket {name}")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                raise
+            s3.head_bucket(Bucket=name)
             report.existing.append(f"bucket {name}")
+            continue
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+        s3.create_bucket(Bucket=name)
+        report.created.append(f"bucket {name}")
 
     for stream_def in STREAMS:
         _wait_stream_active(kinesis, physical_name(prefix, stream_def.name))
