@@ -51,6 +51,62 @@ def bench_engine(
     raise typer.Exit(run_engine_bench(ops=ops, seed=seed, json_out=json_out))
 
 
+@app.command()
+def up(
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Start just these services (repeatable), e.g. --only matching."),
+    ] = None,
+    port_offset: Annotated[
+        int, typer.Option(help="Add this to every port, to run a second stack beside the first.")
+    ] = 0,
+    prefix: Annotated[str, typer.Option(help="Name prefix of streams, tables and buckets.")] = "tradestack",
+    demo: Annotated[bool, typer.Option(help="Demo markets, faucet and seeded liquidity.")] = True,
+    external_aws: Annotated[
+        bool, typer.Option(help="Use the endpoint in AWS_ENDPOINT_URL instead of starting moto.")
+    ] = False,
+    log_dir: Annotated[Path | None, typer.Option(help="Also write each process's log here.")] = None,
+) -> None:
+    """Start the whole venue locally: local AWS (moto), resources, every service. Ctrl-C stops it.
+
+    Open the printed gateway URL (http://127.0.0.1:8000) once it says [green]running[/green].
+    """
+    from services.stack import StackOptions, run_up
+
+    if log_dir:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    options = StackOptions(
+        only=tuple(only or ()),
+        port_offset=port_offset,
+        prefix=prefix,
+        demo=demo,
+        external_aws=external_aws,
+        log_dir=log_dir,
+    )
+    raise typer.Exit(run_up(options))
+
+
+@app.command("init-aws")
+def init_aws_command(
+    prefix: Annotated[str, typer.Option(help="Name prefix of streams, tables and buckets.")] = "tradestack",
+    shards: Annotated[int | None, typer.Option(help="Shards per stream (default: 1 each).")] = None,
+) -> None:
+    """Create every stream, table and bucket at the endpoint in AWS_ENDPOINT_URL (idempotent).
+
+    Used by `tradestack up` and the LocalStack init hook. In AWS, Terraform owns these instead.
+    """
+    from rich.console import Console
+
+    from services.common.resources import init_aws
+
+    report = init_aws(prefix, shards=shards)
+    console = Console()
+    for name in report.created:
+        console.print(f"[green]created[/green]  {name}")
+    for name in report.existing:
+        console.print(f"[dim]exists[/dim]   {name}")
+
+
 def main() -> None:
     app()
 
