@@ -75,6 +75,12 @@ STREAMS: tuple[StreamDef, ...] = (
         "Risk-checked commands per symbol; consumed by the matching engine.",
     ),
     StreamDef(
+        "accounts",
+        "account",
+        "Accounts engine output: order rejections (e.g. insufficient funds), hold changes and "
+        "ledger entries; consumed by the projector and market data's private channels.",
+    ),
+    StreamDef(
         "executions",
         "symbol",
         "Matching engine events per symbol (accepted, trade, rested, cancelled, ...); consumed "
