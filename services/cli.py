@@ -107,6 +107,46 @@ def init_aws_command(
         console.print(f"[dim]exists[/dim]   {name}")
 
 
+admin_app = typer.Typer(help="Users, roles and signing keys (writes the auth tables).", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create-user")
+def admin_create_user(
+    email: Annotated[str, typer.Option(help="E-mail address of the new user.")],
+    role: Annotated[list[str] | None, typer.Option(help="trader or admin; repeat for several.")] = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, envvar="TRADESTACK_ADMIN_PASSWORD"
+        ),
+    ] = "",
+) -> None:
+    """Create a user, e.g. [bold]tradestack admin create-user --email ops@example.com --role admin[/bold]"""
+    from services.auth.admin import create_user
+
+    raise typer.Exit(create_user(email, role or ["trader"], password))
+
+
+@admin_app.command("grant-role")
+def admin_grant_role(
+    email: Annotated[str, typer.Option(help="E-mail address of an existing user.")],
+    role: Annotated[str, typer.Option(help="trader or admin.")],
+) -> None:
+    """Add a role to a user (effective at the user's next sign-in or token refresh)."""
+    from services.auth.admin import grant_role
+
+    raise typer.Exit(grant_role(email, role))
+
+
+@admin_app.command("rotate-signing-key")
+def admin_rotate_signing_key() -> None:
+    """Make a new token-signing key; the old one stays in the JWKS until its tokens expire."""
+    from services.auth.admin import rotate_signing_key
+
+    raise typer.Exit(rotate_signing_key())
+
+
 def main() -> None:
     app()
 
