@@ -1,0 +1,1 @@
+"""The orders service: order entry API, accounts engine, settlement relay and projector."""
