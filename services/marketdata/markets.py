@@ -1,0 +1,126 @@
+"""The markets table as market data sees it: a cached list of markets for `GET /api/markets`.
+
+The orders service owns the table (it adds, halts and resumes markets); market data only reads it,
+and caches the whole list for a couple of seconds because every REST call and subscription checks
+a symbol against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.common.resources import physical_name
+
+MarketRecord = dict[str, Any]
+MARKET_FIELDS = (
+    "symbol",
+    "base",
+    "quote",
+    "tick_size",
+    "lot_size",
+    "min_notional",
+    "maker_fee_bps",
+    "taker_fee_bps",
+    "status",
+)
+MarketsLoader = Callable[[], Awaitable[list[MarketRecord]]]
+
+
+def market_from_item(item: dict[str, Any]) -> MarketRecord | None:
+    """A market's public fields from a table item (None for items that are not markets)."""
+    symbol = item.get("symbol")
+    if not isinstance(symbol, str):
+        pk = item.get("pk")
+        if not (isinstance(pk, str) and pk.startswith("MARKET#")):
+            return None
+        symbol = pk.removeprefix("MARKET#")
+    market: MarketRecord = {"symbol": symbol}
+    for name in MARKET_FIELDS[1:]:
+        value = item.get(name)
+        if value is not None:
+            market[name] = _plain(value)
+    market.setdefault("status", "trading")
+    return market
+
+
+def _plain(value: Any) -> Any:
+    # DynamoDB numbers come back as Decimal; the API speaks decimal strings and plain ints.
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else format(value, "f")
+    return value
+
+
+def dynamodb_loader(prefix: str) -> MarketsLoader:
+    """Scan the markets table (a handful of items) with aioboto3."""
+    table_name = physical_name(prefix, "markets")
+
+    async def load() -> list[MarketRecord]:
+        from services.common.aws import aio_session, client_config
+
+        markets: list[MarketRecord] = []
+        async with aio_session().resource("dynamodb", config=client_config()) as dynamodb:
+            table = await dynamodb.Table(table_name)
+            kwargs: dict[str, Any] = {}
+            while True:
+                page = await table.scan(**kwargs)
+                for item in page.get("Items", []):
+                    market = market_from_item(item)
+                    if market is not None:
+                        markets.append(market)
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        unique = {m["symbol"]: m for m in markets}
+        return [unique[s] for s in sorted(unique)]
+
+    return load
+
+
+class MarketCatalog:
+    """The markets, reloaded at most every `cache_s` seconds (one load at a time)."""
+
+    def __init__(
+        self,
+        loader: MarketsLoader,
+        *,
+        cache_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._loader = loader
+        self._cache_s = cache_s
+        self._clock = clock
+        self._markets: dict[str, MarketRecord] = {}
+        self._loaded_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def markets(self) -> list[MarketRecord]:
+        await self._refresh()
+        return list(self._markets.values())
+
+    async def get(self, symbol: str) -> MarketRecord | None:
+        await self._refresh()
+        market = self._markets.get(symbol)
+        if market is None and self._age() >= min(self._cache_s, 0.5):
+            # A market added a moment ago: look again rather than wait for the cache to expire.
+            await self._refresh(force=True)
+            market = self._markets.get(symbol)
+        return market
+
+    def _age(self) -> float:
+        return float("inf") if self._loaded_at is None else self._clock() - self._loaded_at
+
+    async def _refresh(self, *, force: bool = False) -> None:
+        if not force and self._age() < self._cache_s:
+            return
+        loaded_at = self._loaded_at
+        async with self._lock:
+            if self._loaded_at != loaded_at:  # someone else reloaded while we waited
+                return
+            markets = await self._loader()
+            self._markets = {m["symbol"]: m for m in markets}
+            self._loaded_at = self._clock()
