@@ -9,8 +9,16 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+import orjson
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ErrorJSONResponse(JSONResponse):
+    """JSON response rendered with orjson (FastAPI's ORJSONResponse is deprecated)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 class TradestackError(Exception):
@@ -92,13 +100,13 @@ _STATUS_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> ORJSONResponse:
+def error_response(status: int, code: str, message: str, **extra: Any) -> ErrorJSONResponse:
     error: dict[str, Any] = {"code": code, "message": message}
     error.update(extra)
-    return ORJSONResponse({"error": error}, status_code=status)
+    return ErrorJSONResponse({"error": error}, status_code=status)
 
 
-def _validation_response(exc: RequestValidationError) -> ORJSONResponse:
+def _validation_response(exc: RequestValidationError) -> ErrorJSONResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "malformed_json", "The request body is not valid JSON.")
@@ -114,18 +122,18 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map every error to the API's error shape, once, for a service's app."""
 
     @app.exception_handler(TradestackError)
-    async def _tradestack_error(_: Request, exc: TradestackError) -> ORJSONResponse:
+    async def _tradestack_error(_: Request, exc: TradestackError) -> ErrorJSONResponse:
         headers = {}
         if isinstance(exc, TooManyRequests) and "retry_after" in exc.details:
             headers["Retry-After"] = str(exc.details["retry_after"])
-        return ORJSONResponse(exc.body(), status_code=exc.status, headers=headers or None)
+        return ErrorJSONResponse(exc.body(), status_code=exc.status, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation_error(_: Request, exc: RequestValidationError) -> ErrorJSONResponse:
         return _validation_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> ErrorJSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         response = error_response(exc.status_code, code, message)

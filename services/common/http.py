@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import ORJSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.errors import error_response, install_error_handlers
+from services.common.errors import ErrorJSONResponse, error_response, install_error_handlers
 from services.common.logging import request_id_var
 from services.common.metrics import MetricsMiddleware, ReadinessCheck, metrics_endpoint
 from services.common.settings import BaseServiceSettings
@@ -112,13 +111,12 @@ def create_service_app(
     app = FastAPI(
         title=title,
         version=version,
-        default_response_class=ORJSONResponse,
         lifespan=_lifespan,
     )
     install_error_handlers(app)
 
     @app.exception_handler(_BodyTooLarge)
-    async def _too_large(_: object, __: _BodyTooLarge) -> ORJSONResponse:
+    async def _too_large(_: object, __: _BodyTooLarge) -> ErrorJSONResponse:
         return error_response(413, "payload_too_large", f"Request body over {max_body_bytes} bytes.")
 
     app.add_middleware(MetricsMiddleware)
@@ -131,7 +129,7 @@ def create_service_app(
         return {"status": "ok", "service": settings.service_name}
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> ORJSONResponse:
+    async def readyz() -> ErrorJSONResponse:
         results: dict[str, str] = {}
         ready = True
         for name, check in checks.items():
@@ -142,7 +140,7 @@ def create_service_app(
                 ready = False
                 results[name] = f"{type(exc).__name__}: {exc}"[:200]
         body = {"status": "ready" if ready else "unready", "checks": results}
-        return ORJSONResponse(body, status_code=200 if ready else 503)
+        return ErrorJSONResponse(body, status_code=200 if ready else 503)
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     return app
