@@ -12,71 +12,23 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.common.resources import physical_name
+from services.common.markets import list_markets, table_name
 
 MarketRecord = dict[str, Any]
-MARKET_FIELDS = (
-    "symbol",
-    "base",
-    "quote",
-    "tick_size",
-    "lot_size",
-    "min_notional",
-    "maker_fee_bps",
-    "taker_fee_bps",
-    "status",
-)
+"""A market as `GET /api/markets` shows it (`MarketSpec.public()`)."""
 MarketsLoader = Callable[[], Awaitable[list[MarketRecord]]]
 
 
-def market_from_item(item: dict[str, Any]) -> MarketRecord | None:
-    """A market's public fields from a table item (None for items that are not markets)."""
-    symbol = item.get("symbol")
-    if not isinstance(symbol, str):
-        pk = item.get("pk")
-        if not (isinstance(pk, str) and pk.startswith("MARKET#")):
-            return None
-        symbol = pk.removeprefix("MARKET#")
-    market: MarketRecord = {"symbol": symbol}
-    for name in MARKET_FIELDS[1:]:
-        value = item.get(name)
-        if value is not None:
-            market[name] = _plain(value)
-    market.setdefault("status", "trading")
-    return market
-
-
-def _plain(value: Any) -> Any:
-    # DynamoDB numbers come back as Decimal; the API speaks decimal strings and plain ints.
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else format(value, "f")
-    return value
-
-
 def dynamodb_loader(prefix: str) -> MarketsLoader:
-    """Scan the markets table (a handful of items) with aioboto3."""
-    table_name = physical_name(prefix, "markets")
+    """Read every market with the shared table code (services.common.markets)."""
+    name = table_name(prefix)
 
     async def load() -> list[MarketRecord]:
         from services.common.aws import aio_session, client_config
 
-        markets: list[MarketRecord] = []
         async with aio_session().resource("dynamodb", config=client_config()) as dynamodb:
-            table = await dynamodb.Table(table_name)
-            kwargs: dict[str, Any] = {}
-            while True:
-                page = await table.scan(**kwargs)
-                for item in page.get("Items", []):
-                    market = market_from_item(item)
-                    if market is not None:
-                        markets.append(market)
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        unique = {m["symbol"]: m for m in markets}
-        return [unique[s] for s in sorted(unique)]
+            table = await dynamodb.Table(name)
+            return [spec.public() for spec in await list_markets(table)]
 
     return load
 

@@ -15,6 +15,7 @@ class MarketOut(BaseModel):
     maker_fee_bps: int | str | None = Field(default=None, examples=[10])
     taker_fee_bps: int | str | None = Field(default=None, examples=[20])
     status: str = Field(default="trading", examples=["trading", "halted"])
+    updated: int | None = Field(default=None, description="Last change, epoch ms.")
 
 
 class MarketsOut(BaseModel):
