@@ -86,6 +86,24 @@ def up(
     raise typer.Exit(run_up(options))
 
 
+@app.command()
+def audit(
+    prefix: Annotated[str, typer.Option(help="Name prefix of streams, tables and buckets.")] = "tradestack",
+    settle: Annotated[
+        float, typer.Option(help="Retry for up to this many seconds while the projection catches up.")
+    ] = 0.0,
+) -> None:
+    """Check the books: conservation per asset, no negative balance, fills add up, ledger replays.
+
+    Exits non-zero on any violation. Reads the tables at the endpoint in AWS_ENDPOINT_URL.
+    """
+    from services.orders.audit import audit_until_ok, print_report
+
+    report = audit_until_ok(prefix, settle)
+    print_report(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
 @app.command("init-aws")
 def init_aws_command(
     prefix: Annotated[str, typer.Option(help="Name prefix of streams, tables and buckets.")] = "tradestack",

@@ -1,0 +1,155 @@
+"""What the projector writes for each message: DynamoDB items, coalesced per key. No I/O here.
+
+Every accounts-stream message carries a deterministic id and a monotone counter for its key (an
+order's `version`, a balance's ledger `seq`), so the projection keeps only the newest item per key
+within a batch and skips items older than what it already wrote. Immutable items (ledger entries,
+fills, trades, transfer outcomes) are simply put again when a message is seen twice.
+Key layout: see `services/orders/queries.py`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+TABLES = ("orders", "trades", "balances", "ledger")
+_MAX_REMEMBERED = 200_000
+
+
+class Projection:
+    """Turns `accounts` and `executions` messages into pending puts, table by table."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, dict[tuple[str, str], dict[str, Any]]] = {t: {} for t in TABLES}
+        # (table, pk, sk) -> newest version written or pending, bounded (oldest forgotten first)
+        self._versions: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+        self.messages = 0
+
+    def __len__(self) -> int:
+        return sum(len(items) for items in self.pending.values())
+
+    def take(self, projected_at: int) -> dict[str, list[dict[str, Any]]]:
+        """The pending items per table (stamped with `projected_at`), leaving nothing pending."""
+        batch = {}
+        for table, items in self.pending.items():
+            if items:
+                batch[table] = [{**item, "projected_at": projected_at} for item in items.values()]
+        self.pending = {t: {} for t in TABLES}
+        return batch
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def apply_accounts(self, message: dict[str, Any]) -> None:
+        """One message of the accounts engine's output stream."""
+        self.messages += 1
+        kind = message.get("kind")
+        if kind == "order":
+            self._order(message["order"])
+        elif kind == "ledger":
+            self._ledger(message)
+        elif kind == "fill":
+            self._fill(message)
+        elif kind == "transfer":
+            self._put(
+                "ledger",
+                {
+                    "pk": f"TRANSFER#{message['transfer_id']}",
+                    "sk": "TRANSFER",
+                    "account": message["account"],
+                    "direction": message["direction"],
+                    "asset": message.get("asset"),
+                    "amount": message.get("amount"),
+                    "status": message["status"],
+                    "reason": message.get("reason"),
+                    "ts": message.get("ts"),
+                },
+            )
+
+    def apply_execution(self, event: dict[str, Any]) -> None:
+        """One matching engine event: trades go on the public tape of their symbol."""
+        self.messages += 1
+        if event.get("type") != "trade":
+            return
+        self._put(
+            "trades",
+            {
+                "pk": f"SYMBOL#{event['symbol']}",
+                "sk": f"{event['seq']:020d}",
+                "id": event["id"],
+                "symbol": event["symbol"],
+                "price": event["price"],
+                "qty": event["qty"],
+                "taker_side": event["taker_side"],
+                "ts": event.get("ts"),
+            },
+        )
+
+    # -- items -----------------------------------------------------------------------------------
+
+    def _order(self, order: dict[str, Any]) -> None:
+        created = order.get("created") or 0
+        item = {
+            "pk": f"ORDER#{order['id']}",
+            "sk": "ORDER",
+            **{k: v for k, v in order.items() if k != "created"},
+            "created": f"{created:013d}",
+            "created_ms": created,
+        }
+        self._put("orders", item, version=int(order.get("version") or 0))
+
+    def _ledger(self, entry: dict[str, Any]) -> None:
+        account, asset, seq = entry["account"], entry["asset"], int(entry["seq"])
+        self._put(
+            "ledger",
+            {
+                "pk": f"ACCOUNT#{account}#{asset}",
+                "sk": f"{seq:012d}",
+                "id": entry["id"],
+                "account": account,
+                "asset": asset,
+                "seq": seq,
+                "available_delta": entry["available_delta"],
+                "held_delta": entry["held_delta"],
+                "available": entry["available"],
+                "held": entry["held"],
+                "cause": entry["cause"],
+                "ref": entry.get("ref"),
+                "ts": entry.get("ts"),
+            },
+        )
+        self._put(
+            "balances",
+            {
+                "pk": f"ACCOUNT#{account}",
+                "sk": asset,
+                "account": account,
+                "available": entry["available"],
+                "held": entry["held"],
+                "seq": seq,
+                "updated": entry.get("ts"),
+            },
+            version=seq,
+        )
+
+    def _fill(self, fill: dict[str, Any]) -> None:
+        ts = fill.get("ts") or 0
+        self._put(
+            "trades",
+            {
+                "pk": f"ACCOUNT#{fill['account']}",
+                "sk": f"{ts:013d}#{fill['trade_id']}#{fill['liquidity']}",
+                **{k: v for k, v in fill.items() if k != "kind"},
+            },
+        )
+
+    def _put(self, table: str, item: dict[str, Any], version: int | None = None) -> None:
+        key = (item["pk"], item["sk"])
+        if version is not None:
+            remembered = (table, *key)
+            if self._versions.get(remembered, -1) >= version:
+                return  # an older (or the same) state of this item; never go backwards
+            self._versions[remembered] = version
+            self._versions.move_to_end(remembered)
+            if len(self._versions) > _MAX_REMEMBERED:
+                self._versions.popitem(last=False)
+        self.pending[table][key] = item
