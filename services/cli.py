@@ -51,6 +51,18 @@ def bench_engine(
     raise typer.Exit(run_engine_bench(ops=ops, seed=seed, json_out=json_out))
 
 
+@bench_app.command("pipeline")
+def bench_pipeline(
+    commands: Annotated[int, typer.Option(help="Commands to push through the worker.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the command mix.")] = 1,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+) -> None:
+    """Records/s through Kinesis `matching` → engine → `executions` on a private moto server."""
+    from services.matching.pipeline_bench import run_pipeline_bench
+
+    raise typer.Exit(run_pipeline_bench(commands_n=commands, seed=seed, json_out=json_out))
+
+
 @app.command()
 def up(
     only: Annotated[

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -12,55 +11,12 @@ from typing import Any
 import pytest
 
 from services.matching.engine import MatchingEngine, encode_event
+from services.matching.pipeline_bench import MIDS
+from services.matching.pipeline_bench import mixed_commands as command_stream
 from tests.support.processes import ServiceProcess
 from tests.support.streams import put_messages, read_stream, wait_for_messages
 
 pytestmark = pytest.mark.aws
-
-MARKETS = [
-    {"op": "market", "symbol": "BTC-USD", "base": "BTC", "quote": "USD", "tick_size": "0.01",
-     "lot_size": "0.0001", "min_notional": "1", "status": "trading"},
-    {"op": "market", "symbol": "ETH-USD", "base": "ETH", "quote": "USD", "tick_size": "0.01",
-     "lot_size": "0.001", "min_notional": "1", "status": "trading"},
-]
-MIDS = {"BTC-USD": 50_000, "ETH-USD": 3_000}
-
-
-def command_stream(n: int, seed: int) -> list[dict[str, Any]]:
-    """Seeded commands of every kind around a mid price, with cancels and amends of live ids."""
-    rng = random.Random(seed)
-    commands: list[dict[str, Any]] = [dict(m) for m in MARKETS]
-    live: list[tuple[str, str, str]] = []
-    for i in range(n):
-        symbol = rng.choice(list(MIDS))
-        roll = rng.random()
-        ts = 1_700_000_000_000 + i
-        if roll < 0.15 and live:
-            order_id, account, sym = live.pop(rng.randrange(len(live)))
-            commands.append({"op": "cancel", "id": order_id, "account": account, "symbol": sym, "ts": ts})
-        elif roll < 0.25 and live:
-            order_id, account, sym = rng.choice(live)
-            price = f"{MIDS[sym] + rng.randint(-20, 20)}.{rng.randint(0, 99):02d}"
-            commands.append({"op": "amend", "id": order_id, "account": account, "symbol": sym, "price": price, "ts": ts})
-        else:
-            account = f"acct-{rng.randint(1, 6)}"
-            order_id = f"o{i}"
-            side = rng.choice(["buy", "sell"])
-            qty = "0.5" if symbol == "BTC-USD" else "1.5"
-            if roll < 0.32:
-                commands.append({"op": "new", "id": order_id, "account": account, "symbol": symbol,
-                                 "side": side, "type": "market", "qty": qty, "stp": "cancel_taker", "ts": ts})
-            else:
-                price = f"{MIDS[symbol] + rng.randint(-20, 20)}.{rng.randint(0, 99):02d}"
-                tif = rng.choice(["GTC", "GTC", "GTC", "IOC", "FOK"])
-                commands.append({"op": "new", "id": order_id, "account": account, "symbol": symbol,
-                                 "side": side, "type": "limit", "price": price, "qty": qty, "tif": tif,
-                                 "stp": rng.choice(["none", "cancel_taker", "cancel_maker", "cancel_both"]),
-                                 "ts": ts})
-                if tif == "GTC":
-                    live.append((order_id, account, symbol))
-    return commands
-
 
 def replay_by_symbol(commands: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     engine = MatchingEngine(())
