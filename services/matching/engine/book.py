@@ -10,7 +10,8 @@ Layout, chosen for CPython speed:
   Finding a level is a dict lookup; adding or removing one is a C ``bisect`` plus a pointer
   ``memmove`` (levels are far fewer than orders, and most churn happens at the end of the list).
 * A :class:`PriceLevel` keeps its orders in an insertion-ordered dict (time priority; O(1)
-  removal) and a running ``qty`` total for L2.
+  removal) and a running ``qty`` total for L2. Emptied levels go to a small pool and are reused,
+  since price-moving amends empty and create levels all the time.
 
 Methods here trust their inputs: the engine validates commands first. All quantities are integer
 lots, prices integer ticks, quote amounts integer notional units (see :class:`Market`).
@@ -19,6 +20,7 @@ lots, prices integer ticks, quote amounts integer notional units (see :class:`Ma
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from itertools import islice
 
 from services.matching.engine.events import (
     ACCEPTED,
@@ -126,10 +128,14 @@ class BookSide:
         return [levels[key * sign] for key in reversed(self.keys)]
 
 
+SPARE_LEVELS = 256
+"""Most emptied PriceLevel objects a book keeps for reuse."""
+
+
 class OrderBook:
     """One symbol's book, its sequence counter and the ids it has ever accepted."""
 
-    __slots__ = ("asks", "bids", "market", "orders", "seen_ids", "seq")
+    __slots__ = ("asks", "bids", "market", "orders", "seen_ids", "seq", "spare")
 
     def __init__(self, market: Market) -> None:
         self.market = market
@@ -139,6 +145,7 @@ class OrderBook:
         self.orders: dict[str, Order] = {}
         # Every id ever accepted: ids are unique per symbol forever (about 100 bytes per id).
         self.seen_ids: set[str] = set()
+        self.spare: list[PriceLevel] = []
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -178,7 +185,8 @@ class OrderBook:
         """
         market = self.market
         symbol = market.symbol
-        self.seen_ids.add(order.order_id)
+        order_id = order.order_id
+        self.seen_ids.add(order_id)
         seq = self.seq + 1
         out.append(
             (
@@ -187,7 +195,7 @@ class OrderBook:
                 seq,
                 ts,
                 market,
-                order.order_id,
+                order_id,
                 order.account,
                 order.side,
                 order_type,
@@ -200,7 +208,10 @@ class OrderBook:
             )
         )
         price = order.price
-        opposite = self.asks if order.is_buy else self.bids
+        if order.is_buy:
+            side, opposite = self.bids, self.asks
+        else:
+            side, opposite = self.asks, self.bids
         limit_key = NO_LIMIT if price is None else price * opposite.sign
         if tif == FOK and not self._can_fill(order, opposite, limit_key):
             seq += 1
@@ -211,7 +222,7 @@ class OrderBook:
                     seq,
                     ts,
                     market,
-                    order.order_id,
+                    order_id,
                     order.account,
                     order.side,
                     0,
@@ -229,11 +240,24 @@ class OrderBook:
             stop = _PAST_LIMIT if keys else _BOOK_EMPTY
         if stop == _DONE:
             seq += 1
-            out.append(
-                (FILLED, symbol, seq, ts, market, order.order_id, order.account, order.filled)
-            )
-        elif order_type == LIMIT and tif == GTC and stop != _SELF_TRADE:
-            self._rest(order)
+            out.append((FILLED, symbol, seq, ts, market, order_id, order.account, order.filled))
+        elif tif == GTC and order_type == LIMIT and stop != _SELF_TRADE:
+            # Rest at the back of the level (inlined: this is the most common outcome).
+            levels = side.levels
+            level = levels.get(price)  # type: ignore[arg-type]
+            if level is None:
+                spare = self.spare
+                if spare:
+                    level = spare.pop()
+                    level.price = price  # type: ignore[assignment]
+                else:
+                    level = PriceLevel(price)  # type: ignore[arg-type]
+                levels[price] = level  # type: ignore[index]
+                insort(side.keys, price * side.sign)  # type: ignore[operator]
+            level.orders[order_id] = order
+            level.qty += order.open_qty
+            order.level = level
+            self.orders[order_id] = order
             seq += 1
             out.append(
                 (
@@ -242,7 +266,7 @@ class OrderBook:
                     seq,
                     ts,
                     market,
-                    order.order_id,
+                    order_id,
                     order.account,
                     order.side,
                     price,
@@ -269,7 +293,7 @@ class OrderBook:
                     seq,
                     ts,
                     market,
-                    order.order_id,
+                    order_id,
                     order.account,
                     order.side,
                     order.filled,
@@ -283,6 +307,7 @@ class OrderBook:
     def cancel(self, out: list[Event], ts: int | None, order: Order) -> None:
         """Take a resting order off the book at its owner's request."""
         self._unlink(order)
+        del self.orders[order.order_id]
         market = self.market
         seq = self.seq + 1
         self.seq = seq
@@ -314,53 +339,81 @@ class OrderBook:
         """
         market = self.market
         symbol = market.symbol
+        order_id = order.order_id
         old_price = order.price
         old_open = order.open_qty
-        kept = price == old_price and open_qty <= old_open
         seq = self.seq + 1
-        out.append(
-            (
-                AMENDED,
-                symbol,
-                seq,
-                ts,
-                market,
-                order.order_id,
-                order.account,
-                order.side,
-                old_price,
-                old_open,
-                price,
-                open_qty,
-                kept,
+        if price == old_price and open_qty <= old_open:
+            out.append(
+                (
+                    AMENDED,
+                    symbol,
+                    seq,
+                    ts,
+                    market,
+                    order_id,
+                    order.account,
+                    order.side,
+                    old_price,
+                    old_open,
+                    price,
+                    open_qty,
+                    True,
+                )
             )
-        )
-        if kept:
             order.level.qty -= old_open - open_qty  # type: ignore[union-attr]
             order.open_qty = open_qty
         else:
-            self._unlink(order)
+            out.append(
+                (
+                    AMENDED,
+                    symbol,
+                    seq,
+                    ts,
+                    market,
+                    order_id,
+                    order.account,
+                    order.side,
+                    old_price,
+                    old_open,
+                    price,
+                    open_qty,
+                    False,
+                )
+            )
+            if order.is_buy:
+                side, opposite = self.bids, self.asks
+            else:
+                side, opposite = self.asks, self.bids
+            # Off its level (inlined _unlink: amends are most of the traffic). The order stays in
+            # self.orders unless it ends filled or expired.
+            level = order.level
+            orders = level.orders  # type: ignore[union-attr]
+            del orders[order_id]
+            level.qty -= old_open  # type: ignore[union-attr]
+            if not orders:
+                del side.levels[old_price]  # type: ignore[arg-type]
+                keys = side.keys
+                key = old_price * side.sign  # type: ignore[operator]
+                if keys[-1] == key:
+                    keys.pop()
+                else:
+                    del keys[bisect_left(keys, key)]
+                spare = self.spare
+                if len(spare) < SPARE_LEVELS:
+                    spare.append(level)  # type: ignore[arg-type]
             order.price = price
             order.open_qty = open_qty
-            opposite = self.asks if order.is_buy else self.bids
             keys = opposite.keys
             limit_key = price * opposite.sign
             if keys and keys[-1] >= limit_key:
                 seq, stop, _ = self._take(out, ts, seq, order, opposite, limit_key, None)
                 if stop in (_DONE, _SELF_TRADE):
+                    del self.orders[order_id]
                     seq += 1
                     if stop == _DONE:
                         out.append(
-                            (
-                                FILLED,
-                                symbol,
-                                seq,
-                                ts,
-                                market,
-                                order.order_id,
-                                order.account,
-                                order.filled,
-                            )
+                            (FILLED, symbol, seq, ts, market, order_id, order.account, order.filled)
                         )
                     else:
                         out.append(
@@ -370,7 +423,7 @@ class OrderBook:
                                 seq,
                                 ts,
                                 market,
-                                order.order_id,
+                                order_id,
                                 order.account,
                                 order.side,
                                 order.filled,
@@ -381,7 +434,20 @@ class OrderBook:
                         )
                     self.seq = seq
                     return
-            self._rest(order)
+            levels = side.levels
+            level = levels.get(price)
+            if level is None:
+                spare = self.spare
+                if spare:
+                    level = spare.pop()
+                    level.price = price
+                else:
+                    level = PriceLevel(price)
+                levels[price] = level
+                insort(side.keys, price * side.sign)
+            level.orders[order_id] = order
+            level.qty += order.open_qty
+            order.level = level
         seq += 1
         out.append(
             (
@@ -390,7 +456,7 @@ class OrderBook:
                 seq,
                 ts,
                 market,
-                order.order_id,
+                order_id,
                 order.account,
                 order.side,
                 price,
@@ -402,7 +468,8 @@ class OrderBook:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _rest(self, order: Order) -> None:
+    def rest(self, order: Order) -> None:
+        """Put ``order`` at the back of its price level (used by restore)."""
         side = self.bids if order.is_buy else self.asks
         price: int = order.price  # type: ignore[assignment]
         level = side.levels.get(price)
@@ -416,21 +483,25 @@ class OrderBook:
         self.orders[order.order_id] = order
 
     def _unlink(self, order: Order) -> None:
+        """Take ``order`` out of its level (not out of ``self.orders``)."""
         level: PriceLevel = order.level  # type: ignore[assignment]
         orders = level.orders
         del orders[order.order_id]
         level.qty -= order.open_qty
+        order.level = None
         if not orders:
             side = self.bids if order.is_buy else self.asks
-            del side.levels[level.price]
+            price = level.price
+            del side.levels[price]
             keys = side.keys
-            key = level.price * side.sign
+            key = price * side.sign
             if keys[-1] == key:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, key)]
-        del self.orders[order.order_id]
-        order.level = None
+            spare = self.spare
+            if len(spare) < SPARE_LEVELS:
+                spare.append(level)
 
     def _can_fill(self, taker: Order, opposite: BookSide, limit_key: int) -> bool:
         """Could ``taker`` fill completely now (FOK), given its stp? No side effects."""
@@ -470,6 +541,8 @@ class OrderBook:
         """Match ``taker`` against ``opposite`` from the best level while it crosses.
 
         Updates the taker's ``open_qty``/``filled`` and returns ``(seq, stop, quote_left)``.
+        Makers leave a level only from its front, so each level is walked with one iterator and
+        the consumed prefix is deleted afterwards.
         """
         market = self.market
         symbol = market.symbol
@@ -491,17 +564,16 @@ class OrderBook:
             price = key * sign
             level = levels[price]
             orders = level.orders
-            while orders:
-                maker = next(iter(orders.values()))
+            gone = 0  # makers consumed from the front of this level
+            for maker in orders.values():
                 maker_id = maker.order_id
                 if stp_on and maker.account == account:
                     if stp == STP_CANCEL_TAKER:
                         stop = _SELF_TRADE
                         break
-                    del orders[maker_id]
+                    gone += 1
                     del book_orders[maker_id]
                     level.qty -= maker.open_qty
-                    maker.level = None
                     seq += 1
                     out.append(
                         (
@@ -519,6 +591,7 @@ class OrderBook:
                             _MAKER_SELF_TRADE,
                         )
                     )
+                    maker.level = None
                     if stp == STP_CANCEL_BOTH:
                         stop = _SELF_TRADE
                         break
@@ -564,7 +637,7 @@ class OrderBook:
                     )
                 )
                 if not maker_open:
-                    del orders[maker_id]
+                    gone += 1
                     del book_orders[maker_id]
                     maker.level = None
                     seq += 1
@@ -574,9 +647,21 @@ class OrderBook:
                 if done:
                     stop = _DONE
                     break
-            if not orders:
-                del levels[price]
-                keys.pop()
+                if maker_open:
+                    # Only a quote order gets here: it could not afford this maker's next lot.
+                    stop = _QUOTE_SPENT
+                    break
+            if gone:
+                if gone == len(orders):
+                    orders.clear()
+                    del levels[price]
+                    keys.pop()
+                    spare = self.spare
+                    if len(spare) < SPARE_LEVELS:
+                        spare.append(level)
+                else:
+                    for maker_id in list(islice(orders, gone)):
+                        del orders[maker_id]
             if stop:
                 break
         else:

@@ -27,6 +27,7 @@ from services.matching.engine.book import (
     Order,
     OrderBook,
 )
+from services.matching.engine.decimals import FINER_THAN_SCALE
 from services.matching.engine.events import BOOK, MARKET, REJECTED, Event
 from services.matching.engine.markets import DEFAULT_MARKETS, Market, MarketStatus
 from services.matching.engine.reasons import RejectReason
@@ -37,17 +38,11 @@ MAX_NAME_LENGTH = 128
 MAX_SYMBOL_LENGTH = 32
 MAX_TS = 2**63 - 1
 
-# Dict lookups that both validate a choice and return the engine's own (interned) string, so the
-# hot path can compare against module constants.
-_SIDES = {BUY: BUY, SELL: SELL}
-_ORDER_TYPES = {LIMIT: LIMIT, MARKET_ORDER: MARKET_ORDER}
-_TIFS = {GTC: GTC, IOC: IOC, FOK: FOK}
-_STPS = {
-    STP_NONE: STP_NONE,
-    STP_CANCEL_TAKER: STP_CANCEL_TAKER,
-    STP_CANCEL_MAKER: STP_CANCEL_MAKER,
-    STP_CANCEL_BOTH: STP_CANCEL_BOTH,
-}
+# The accepted spellings of each choice field.
+_SIDES = (BUY, SELL)
+_ORDER_TYPES = (LIMIT, MARKET_ORDER)
+_TIFS = (GTC, IOC, FOK)
+_STPS = (STP_NONE, STP_CANCEL_TAKER, STP_CANCEL_MAKER, STP_CANCEL_BOTH)
 _HALTED = MarketStatus.HALTED
 
 _R = RejectReason
@@ -70,63 +65,85 @@ class MatchingEngine:
     # -- commands ------------------------------------------------------------------------------
 
     def apply(self, command: dict[str, Any]) -> list[Event]:
-        """Apply one command (a dict as parsed from JSON) and return the events it produced."""
+        """Apply one command (a dict as parsed from JSON) and return the events it produced.
+
+        Never raises for bad input: an invalid command yields one ``rejected`` event.
+        """
         out: list[Event] = []
-        if command.__class__ is not dict:
-            self._reject(out, None, None, None, _R.MALFORMED_COMMAND, "command must be an object")
+        try:
+            handler = _BOOK_OPS[command["op"]]
+            book = self._books[command["symbol"]]
+        except (KeyError, TypeError):
+            # Not a dict, no or unknown op, the market op, or no or unknown symbol.
+            self._apply_other(out, command)
             return out
-        op = command.get("op")
-        handler = _HANDLERS.get(op) if op.__class__ is str else None
-        if handler is None:
-            self._reject_command(out, command, _R.MALFORMED_COMMAND, f"unknown op {op!r}")
+        ts = command.get("ts")
+        if ts is not None and not (ts.__class__ is int and 0 <= ts <= MAX_TS):
+            self._reject_command(out, command, _R.MALFORMED_COMMAND, _TS_RULE)
         else:
-            handler(self, command, out)
+            handler(self, command, out, book, ts)
         return out
 
-    def _new(self, cmd: dict[str, Any], out: list[Event]) -> None:
-        book = self._order_book(cmd, out)
-        if book is None:
+    def _apply_other(self, out: list[Event], command: Any) -> None:
+        """The commands ``apply``'s fast path does not route: ``market`` and the malformed."""
+        if command.__class__ is not dict:
+            self._reject(out, None, None, None, _R.MALFORMED_COMMAND, "command must be an object")
             return
+        op = command.get("op")
+        if op == "market":
+            self._market(command, out)
+        elif op.__class__ is not str or op not in _BOOK_OPS:
+            self._reject_command(out, command, _R.MALFORMED_COMMAND, f"unknown op {op!r}")
+        elif not _is_ts(command.get("ts")):
+            self._reject_command(out, command, _R.MALFORMED_COMMAND, _TS_RULE)
+        elif command.get("symbol").__class__ is not str:
+            self._reject_command(out, command, _R.MALFORMED_COMMAND, "symbol must be a string")
+        else:
+            msg = f"unknown symbol {command['symbol']!r}"
+            self._reject_command(out, command, _R.UNKNOWN_SYMBOL, msg)
+
+    def _new(self, cmd: dict[str, Any], out: list[Event], book: OrderBook, ts: int | None) -> None:
         get = cmd.get
-        ts = get("ts")
         order_id = get("id")
         account = get("account")
-        if not _is_name(order_id) or not _is_name(account):
+        if not (
+            order_id.__class__ is str
+            and 0 < len(order_id) <= MAX_NAME_LENGTH
+            and account.__class__ is str
+            and 0 < len(account) <= MAX_NAME_LENGTH
+        ):
             return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, _NAME_RULE)
-        value = get("side")
-        side = _SIDES.get(value) if value.__class__ is str else None
-        if side is None:
+        # Choices are checked with == against tuples of constants: safe for any JSON value
+        # (lists, dicts) and cheaper than dict lookups.
+        side = get("side")
+        if side not in _SIDES:
             return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, "bad side")
-        value = get("type")
-        order_type = _ORDER_TYPES.get(value) if value.__class__ is str else None
-        if order_type is None:
+        order_type = get("type")
+        if order_type not in _ORDER_TYPES:
             return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, "bad type")
-        value = get("tif")
-        if value is None:
-            tif = GTC if order_type == LIMIT else IOC
-        else:
-            tif = _TIFS.get(value) if value.__class__ is str else None
-            if tif is None or (order_type != LIMIT and tif != IOC):
-                msg = "bad tif (GTC, IOC or FOK; market orders are IOC)"
-                return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
+        is_limit = order_type == LIMIT
+        tif = get("tif")
+        if tif is None:
+            tif = GTC if is_limit else IOC
+        elif tif not in _TIFS or (not is_limit and tif != IOC):
+            msg = "bad tif (GTC, IOC or FOK; market orders are IOC)"
+            return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
         post_only = get("post_only")
         if post_only is None:
             post_only = False
         elif post_only.__class__ is not bool or (post_only and tif != GTC):
             msg = "post_only must be a boolean, and true only on GTC limit orders"
             return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
-        value = get("stp")
-        if value is None:
+        stp = get("stp")
+        if stp is None:
             stp = STP_NONE
-        else:
-            stp = _STPS.get(value) if value.__class__ is str else None
-            if stp is None:
-                msg = "bad stp (cancel_taker, cancel_maker, cancel_both or none)"
-                return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
+        elif stp not in _STPS:
+            msg = "bad stp (cancel_taker, cancel_maker, cancel_both or none)"
+            return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
         price_text = get("price")
         qty_text = get("qty")
         quote_text = get("quote_qty")
-        if order_type == LIMIT:
+        if is_limit:
             if price_text is None or qty_text is None or quote_text is not None:
                 msg = "a limit order needs price and qty, and no quote_qty"
                 return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
@@ -141,17 +158,21 @@ class MatchingEngine:
             msg = "price, qty and quote_qty must be decimal strings"
             return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
         market = book.market
-        if market.status == _HALTED:
+        if market.status is _HALTED:
             return self._reject_order(out, book, ts, cmd, _R.MARKET_HALTED, "market is halted")
         price = None
         if price_text is not None:
-            price = market.price_ticks(price_text)
+            price = market.price_cache.get(price_text)
+            if price is None:
+                price = market.price_ticks(price_text)
             if price < 0:
                 return self._reject_price(out, book, ts, cmd, price)
         qty = 0
         quote = None
         if qty_text is not None:
-            qty = market.qty_lots(qty_text)
+            qty = market.qty_cache.get(qty_text)
+            if qty is None:
+                qty = market.qty_lots(qty_text)
             if qty < 0:
                 return self._reject_qty(out, book, ts, cmd, qty)
             if (
@@ -164,7 +185,7 @@ class MatchingEngine:
         else:
             quote = market.quote_units(quote_text)
             if quote < 0:
-                if quote == -2:
+                if quote == FINER_THAN_SCALE:
                     msg = "quote_qty is finer than tick_size * lot_size"
                     reason = _R.QUOTE_QTY_OFF_INCREMENT
                     return self._reject_order(out, book, ts, cmd, reason, msg)
@@ -179,39 +200,39 @@ class MatchingEngine:
         if post_only and book.crosses(side == BUY, price):  # type: ignore[arg-type]
             msg = "post-only order would take liquidity"
             return self._reject_order(out, book, ts, cmd, _R.POST_ONLY_WOULD_TAKE, msg)
-        order = Order(order_id, account, side, price, qty, stp, post_only)
-        book.submit(out, ts, order, order_type, tif, quote)
+        book.submit(
+            out,
+            ts,
+            Order(order_id, account, side, price, qty, stp, post_only),
+            order_type,
+            tif,
+            quote,
+        )
         return None
 
-    def _cancel(self, cmd: dict[str, Any], out: list[Event]) -> None:
-        book = self._order_book(cmd, out)
-        if book is None:
-            return
-        ts = cmd.get("ts")
-        order_id = cmd.get("id")
-        account = cmd.get("account")
-        if not _is_name(order_id) or not _is_name(account):
-            return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, _NAME_RULE)
-        order = book.orders.get(order_id)
-        if order is None:
-            msg = f"order {order_id!r} is not open on {book.market.symbol}"
-            return self._reject_order(out, book, ts, cmd, _R.UNKNOWN_ORDER, msg)
-        if order.account != account:
-            msg = "the order belongs to another account"
-            return self._reject_order(out, book, ts, cmd, _R.NOT_ORDER_OWNER, msg)
+    def _cancel(
+        self, cmd: dict[str, Any], out: list[Event], book: OrderBook, ts: int | None
+    ) -> None:
+        try:
+            order = book.orders[cmd["id"]]
+        except (KeyError, TypeError):
+            return self._reject_order_lookup(out, book, ts, cmd, None, amend=False)
+        if order.account != cmd.get("account"):
+            return self._reject_order_lookup(out, book, ts, cmd, order, amend=False)
         book.cancel(out, ts, order)
         return None
 
-    def _amend(self, cmd: dict[str, Any], out: list[Event]) -> None:
-        book = self._order_book(cmd, out)
-        if book is None:
-            return
+    def _amend(
+        self, cmd: dict[str, Any], out: list[Event], book: OrderBook, ts: int | None
+    ) -> None:
         get = cmd.get
-        ts = get("ts")
-        order_id = get("id")
-        account = get("account")
-        if not _is_name(order_id) or not _is_name(account):
-            return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, _NAME_RULE)
+        try:
+            order = book.orders[cmd["id"]]
+        except (KeyError, TypeError):
+            return self._reject_order_lookup(out, book, ts, cmd, None, amend=True)
+        if order.account != get("account"):
+            return self._reject_order_lookup(out, book, ts, cmd, order, amend=True)
+        # From here id and account are known to be valid: they match an accepted order.
         price_text = get("price")
         qty_text = get("qty")
         if (
@@ -219,28 +240,24 @@ class MatchingEngine:
             or (price_text is not None and price_text.__class__ is not str)
             or (qty_text is not None and qty_text.__class__ is not str)
         ):
-            msg = "an amend needs price and/or qty as decimal strings"
-            return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
+            return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, _AMEND_RULE)
         market = book.market
-        if market.status == _HALTED:
+        if market.status is _HALTED:
             return self._reject_order(out, book, ts, cmd, _R.MARKET_HALTED, "market is halted")
-        order = book.orders.get(order_id)
-        if order is None:
-            msg = f"order {order_id!r} is not open on {market.symbol}"
-            return self._reject_order(out, book, ts, cmd, _R.UNKNOWN_ORDER, msg)
-        if order.account != account:
-            msg = "the order belongs to another account"
-            return self._reject_order(out, book, ts, cmd, _R.NOT_ORDER_OWNER, msg)
         if price_text is None:
             price: int = order.price  # type: ignore[assignment]
         else:
-            price = market.price_ticks(price_text)
+            price = market.price_cache.get(price_text)  # type: ignore[assignment]
+            if price is None:
+                price = market.price_ticks(price_text)
             if price < 0:
                 return self._reject_price(out, book, ts, cmd, price)
         if qty_text is None:
             qty = order.open_qty
         else:
-            qty = market.qty_lots(qty_text)
+            qty = market.qty_cache.get(qty_text)  # type: ignore[assignment]
+            if qty is None:
+                qty = market.qty_lots(qty_text)
             if qty < 0:
                 return self._reject_qty(out, book, ts, cmd, qty)
         if price * qty < market.min_notional_units:
@@ -252,13 +269,12 @@ class MatchingEngine:
         book.amend(out, ts, order, price, qty)
         return None
 
-    def _snapshot(self, cmd: dict[str, Any], out: list[Event]) -> None:
-        book = self._order_book(cmd, out)
-        if book is None:
-            return
+    def _snapshot(
+        self, cmd: dict[str, Any], out: list[Event], book: OrderBook, ts: int | None
+    ) -> None:
         bids, asks = book.depth()
         book.seq += 1
-        out.append((BOOK, book.market.symbol, book.seq, cmd.get("ts"), book.market, bids, asks))
+        out.append((BOOK, book.market.symbol, book.seq, ts, book.market, bids, asks))
 
     def _market(self, cmd: dict[str, Any], out: list[Event]) -> None:
         ts = cmd.get("ts")
@@ -280,9 +296,7 @@ class MatchingEngine:
         if fields["status"] not in ("trading", "halted"):
             msg = "status must be trading or halted"
             return self._reject_command(out, cmd, _R.MALFORMED_COMMAND, msg)
-        missing = [
-            n for n in ("base", "quote", "tick_size", "lot_size", "min_notional") if n not in fields
-        ]
+        missing = [name for name in _MARKET_TERMS if name not in fields]
         if missing:
             msg = f"a new market needs {', '.join(missing)}"
             return self._reject_command(out, cmd, _R.MALFORMED_COMMAND, msg)
@@ -311,26 +325,42 @@ class MatchingEngine:
         return None
 
     # -- rejects -------------------------------------------------------------------------------
+    # Checks run in the documented order (docs/engine.md, "Validation order"); the fast paths
+    # above only skip checks that cannot fail, and hand every failure to these.
 
-    def _order_book(self, cmd: dict[str, Any], out: list[Event]) -> OrderBook | None:
-        """The book a new/cancel/amend/snapshot command addresses, or None after a reject."""
-        ts = cmd.get("ts")
-        if not _is_ts(ts):
-            self._reject_command(out, cmd, _R.MALFORMED_COMMAND, _TS_RULE)
-            return None
-        symbol = cmd.get("symbol")
-        if symbol.__class__ is not str:
-            self._reject_command(out, cmd, _R.MALFORMED_COMMAND, "symbol must be a string")
-            return None
-        book = self._books.get(symbol)
-        if book is None:
-            self._reject_command(out, cmd, _R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
-        return book
+    def _reject_order_lookup(
+        self,
+        out: list[Event],
+        book: OrderBook,
+        ts: int | None,
+        cmd: dict[str, Any],
+        order: Order | None,
+        *,
+        amend: bool,
+    ) -> None:
+        """Reject a cancel or amend whose order is missing or belongs to another account."""
+        if not _is_name(cmd.get("id")) or not _is_name(cmd.get("account")):
+            return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, _NAME_RULE)
+        if amend:
+            price_text, qty_text = cmd.get("price"), cmd.get("qty")
+            if (
+                (price_text is None and qty_text is None)
+                or (price_text is not None and price_text.__class__ is not str)
+                or (qty_text is not None and qty_text.__class__ is not str)
+            ):
+                return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, _AMEND_RULE)
+            if book.market.status is _HALTED:
+                return self._reject_order(out, book, ts, cmd, _R.MARKET_HALTED, "market is halted")
+        if order is None:
+            msg = f"order {cmd.get('id')!r} is not open on {book.market.symbol}"
+            return self._reject_order(out, book, ts, cmd, _R.UNKNOWN_ORDER, msg)
+        msg = "the order belongs to another account"
+        return self._reject_order(out, book, ts, cmd, _R.NOT_ORDER_OWNER, msg)
 
     def _reject_price(
         self, out: list[Event], book: OrderBook, ts: int | None, cmd: dict[str, Any], code: int
     ) -> None:
-        if code == -2:
+        if code == FINER_THAN_SCALE:
             msg = f"price is not a multiple of the tick size {book.market.tick_size}"
             return self._reject_order(out, book, ts, cmd, _R.PRICE_OFF_TICK, msg)
         msg = "price must be a positive decimal string"
@@ -339,7 +369,7 @@ class MatchingEngine:
     def _reject_qty(
         self, out: list[Event], book: OrderBook, ts: int | None, cmd: dict[str, Any], code: int
     ) -> None:
-        if code == -2:
+        if code == FINER_THAN_SCALE:
             msg = f"qty is not a multiple of the lot size {book.market.lot_size}"
             return self._reject_order(out, book, ts, cmd, _R.QTY_OFF_LOT, msg)
         msg = "qty must be a positive decimal string"
@@ -385,18 +415,9 @@ class MatchingEngine:
             out.append((REJECTED, name, 0, ts, None, order_id, account, reason, message))
             return
         book.seq += 1
+        market = book.market
         out.append(
-            (
-                REJECTED,
-                book.market.symbol,
-                book.seq,
-                ts,
-                book.market,
-                order_id,
-                account,
-                reason,
-                message,
-            )
+            (REJECTED, market.symbol, book.seq, ts, market, order_id, account, reason, message)
         )
 
     # -- queries -------------------------------------------------------------------------------
@@ -480,9 +501,9 @@ class MatchingEngine:
                 for price, orders in levels:
                     for order_id, account, open_qty, filled, stp, post_only in orders:
                         order = Order(
-                            order_id, account, side, price, open_qty, _STPS[stp], post_only, filled
+                            order_id, account, side, price, open_qty, stp, post_only, filled
                         )
-                        book._rest(order)
+                        book.rest(order)
             engine._books[book.market.symbol] = book
         return engine
 
@@ -499,10 +520,13 @@ def _is_ts(value: object) -> bool:
     return value is None or (value.__class__ is int and 0 <= value <= MAX_TS)  # type: ignore[operator]
 
 
-_HANDLERS: dict[str, Callable[[MatchingEngine, dict[str, Any], list[Event]], None]] = {
+_AMEND_RULE = "an amend needs price and/or qty as decimal strings"
+_MARKET_TERMS = ("base", "quote", "tick_size", "lot_size", "min_notional")
+
+_BOOK_OPS: dict[str, Callable[..., None]] = {
     "new": MatchingEngine._new,
     "cancel": MatchingEngine._cancel,
     "amend": MatchingEngine._amend,
     "snapshot": MatchingEngine._snapshot,
-    "market": MatchingEngine._market,
 }
+"""The ops that address an existing book; ``market`` is routed separately."""

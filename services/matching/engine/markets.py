@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from services.matching.engine.decimals import (
+    FINER_THAN_SCALE,
     MAX_UNITS,
     NOT_A_DECIMAL,
     format_decimal,
@@ -50,6 +51,8 @@ class Market:
     notional_scale: int = field(init=False, repr=False, compare=False)
     notional_units: int = field(init=False, repr=False, compare=False)
     min_notional_units: int = field(init=False, repr=False, compare=False)
+    price_cache: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    qty_cache: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         tick = _positive_size(self.tick_size, "tick_size")
@@ -82,36 +85,28 @@ class Market:
 
     # Text -> integer. Each returns the integer, or a negative code the engine maps to a reason:
     # NOT_A_DECIMAL (-1: garbage, zero or too large) or FINER_THAN_SCALE (-2: off the grid).
+    # Results are memoized per market in small bounded dicts (the engine reads them directly on
+    # its hot path): order flow repeats the same few hundred price and size strings.
 
     def price_ticks(self, text: str) -> int:
         """Parse a price to ticks; -1 if invalid (garbage, zero, too large), -2 if off tick."""
-        units = parse_decimal(text, self.price_scale)
-        if units <= 0:
-            return units if units < 0 else NOT_A_DECIMAL
-        ticks, off = divmod(units, self.tick_units)
-        if off:
-            return -2
-        return ticks if ticks <= MAX_UNITS else NOT_A_DECIMAL
+        ticks = self.price_cache.get(text)
+        if ticks is None:
+            ticks = _on_grid(parse_decimal(text, self.price_scale), self.tick_units)
+            _remember(self.price_cache, text, ticks)
+        return ticks
 
     def qty_lots(self, text: str) -> int:
         """Parse a quantity to lots; -1 if invalid (garbage, zero, too large), -2 if off lot."""
-        units = parse_decimal(text, self.qty_scale)
-        if units <= 0:
-            return units if units < 0 else NOT_A_DECIMAL
-        lots, off = divmod(units, self.lot_units)
-        if off:
-            return -2
-        return lots if lots <= MAX_UNITS else NOT_A_DECIMAL
+        lots = self.qty_cache.get(text)
+        if lots is None:
+            lots = _on_grid(parse_decimal(text, self.qty_scale), self.lot_units)
+            _remember(self.qty_cache, text, lots)
+        return lots
 
     def quote_units(self, text: str) -> int:
         """Parse a quote amount to notional units; -1 if invalid, -2 if finer than a unit."""
-        units = parse_decimal(text, self.notional_scale)
-        if units <= 0:
-            return units if units < 0 else NOT_A_DECIMAL
-        amount, off = divmod(units, self.notional_units)
-        if off:
-            return -2
-        return amount if amount <= MAX_UNITS else NOT_A_DECIMAL
+        return _on_grid(parse_decimal(text, self.notional_scale), self.notional_units)
 
     # Integer -> text, at the market's fixed precision ("100.50", "2.0000").
 
@@ -154,6 +149,26 @@ def _positive_size(text: str, name: str) -> tuple[int, int]:
     if parsed is None or parsed[0] == 0 or parsed[1] > MAX_SCALE or parsed[0] > MAX_UNITS:
         raise ValueError(f"{name} must be a positive decimal with at most {MAX_SCALE} decimals")
     return parsed
+
+
+CACHE_SIZE = 4096
+"""Most parsed strings a market remembers per kind before it starts over."""
+
+
+def _on_grid(units: int, step: int) -> int:
+    """Units -> whole steps, or NOT_A_DECIMAL / FINER_THAN_SCALE."""
+    if units <= 0:
+        return units if units < 0 else NOT_A_DECIMAL
+    steps, off = divmod(units, step)
+    if off:
+        return FINER_THAN_SCALE
+    return steps if steps <= MAX_UNITS else NOT_A_DECIMAL
+
+
+def _remember(cache: dict[str, int], text: str, value: int) -> None:
+    if len(cache) >= CACHE_SIZE:
+        cache.clear()
+    cache[text] = value
 
 
 DEFAULT_MARKETS: tuple[Market, ...] = (
