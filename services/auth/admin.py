@@ -68,6 +68,7 @@ def rotate_signing_key(settings: AuthSettings | None = None) -> int:
 
     async def action(service: AuthService) -> str:
         key = await service.key_ring.rotate()
-        return f"new signing key {key.kid}; replicas switch to it within the key-ring cache period"
+        delay = service.settings.auth_signing_key_activation_s
+        return f"new signing key {key.kid}: published now, signs in {delay:.0f} s"
 
     return _run(action, settings)

@@ -49,6 +49,7 @@ class AuthService:
             + settings.auth_key_ring_cache_s
             + settings.auth_leeway_s
             + 60,
+            activation_s=settings.auth_signing_key_activation_s,
             cache_s=settings.auth_key_ring_cache_s,
         )
         self.access_tokens = AccessTokens(

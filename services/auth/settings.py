@@ -27,6 +27,11 @@ class AuthSettings(IdentitySettings):
     auth_key_ring_cache_s: float = Field(
         default=60.0, ge=0, description="How long a replica reuses the signing keys it read."
     )
+    auth_signing_key_activation_s: float = Field(
+        default=90.0,
+        ge=0,
+        description="A rotated key is published this long before it signs (> the key-ring cache).",
+    )
 
     auth_argon2_time_cost: int = Field(default=3, ge=1)
     auth_argon2_memory_kib: int = Field(default=65_536, ge=8)

@@ -1,10 +1,13 @@
 """RS256 signing keys: made on first start, kept encrypted in DynamoDB, rotated, published.
 
-Items: pk `SIGNING_KEY`, sk `<created ms, 15 digits>#<kid>`; one query reads the whole ring in
-age order. The newest key signs. A key stops signing when a newer one is created and stays in the
-JWKS for `retention_s` after that (the access-token lifetime plus cache periods and leeway), so
-every token it signed can still be verified until it expires. Two replicas creating a key at the
-same moment is harmless: both keys are published and the newer one signs everywhere.
+Items: pk `SIGNING_KEY`, sk `<created ms, 15 digits>#<kid>`; one query reads the whole ring.
+
+A rotated key is published in the JWKS at once but signs only from `active_from` on, after
+`activation_s` (longer than the replicas' key-ring cache), so no replica ever signs with a key
+another replica's JWKS does not show yet. The very first key signs immediately. The newest active
+key signs; a key it replaced stays in the JWKS for `retention_s` (access-token lifetime plus
+leeway and margin), so every token it signed verifies until it expires. Two replicas rotating at
+the same moment is harmless: both keys are published and the newer one signs everywhere.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ _RSA_BITS = 2048
 class SigningKey:
     kid: str
     created_ms: int
+    active_from_ms: int
     public_jwk: dict[str, str]
     private_key_ciphertext: str
 
@@ -70,6 +74,7 @@ class SigningKeyRing:
         *,
         rotation_s: float,
         retention_s: float,
+        activation_s: float = 90.0,
         cache_s: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -77,6 +82,7 @@ class SigningKeyRing:
         self._box = box
         self._rotation_s = rotation_s
         self._retention_s = retention_s
+        self._activation_s = activation_s
         self._cache_s = cache_s
         self._clock = clock
         self._keys: list[SigningKey] = []
@@ -87,18 +93,18 @@ class SigningKeyRing:
     async def signer(self) -> tuple[str, Key]:
         """(kid, private key) of the key that signs now; makes or rotates a key when due."""
         keys = await self._load()
-        if not keys or self._age_s(keys[-1]) >= self._rotation_s:
+        if self._rotation_due(keys):
             async with self._lock:
                 keys = await self._load(force=True)
-                if not keys or self._age_s(keys[-1]) >= self._rotation_s:
+                if self._rotation_due(keys):
                     await self.rotate()
                     keys = await self._load(force=True)
-        newest = keys[-1]
-        if newest.kid not in self._signers:
-            context = f"signing-key:{newest.kid}"
-            pem = self._box.decrypt(newest.private_key_ciphertext, context=context)
-            self._signers[newest.kid] = jwk.construct(pem.decode(), "RS256")
-        return newest.kid, self._signers[newest.kid]
+        signing = self._signing_key(keys)
+        if signing.kid not in self._signers:
+            context = f"signing-key:{signing.kid}"
+            pem = self._box.decrypt(signing.private_key_ciphertext, context=context)
+            self._signers[signing.kid] = jwk.construct(pem.decode(), "RS256")
+        return signing.kid, self._signers[signing.kid]
 
     async def jwks(self, *, reload: bool = False) -> dict[str, list[dict[str, str]]]:
         """The public keys a verifier may meet: the signing key and recently retired ones."""
@@ -106,7 +112,8 @@ class SigningKeyRing:
         now_ms = self._clock() * 1000
         published = []
         for index, key in enumerate(keys):
-            replaced_ms = keys[index + 1].created_ms if index + 1 < len(keys) else None
+            # A key is replaced when the next one becomes active (pending keys are published).
+            replaced_ms = keys[index + 1].active_from_ms if index + 1 < len(keys) else None
             if replaced_ms is None or replaced_ms + self._retention_s * 1000 > now_ms:
                 published.append(key.public_jwk)
         return {"keys": list(reversed(published))}
@@ -116,9 +123,11 @@ class SigningKeyRing:
         previous = await self._load(force=True)
         public, pem = await asyncio.to_thread(_new_rsa_key)
         created_ms = int(self._clock() * 1000)
+        delay_ms = int(self._activation_s * 1000) if previous else 0
         key = SigningKey(
             kid=public["kid"],
             created_ms=created_ms,
+            active_from_ms=created_ms + delay_ms,
             public_jwk=public,
             private_key_ciphertext=self._box.encrypt(pem, context=f"signing-key:{public['kid']}"),
         )
@@ -128,13 +137,14 @@ class SigningKeyRing:
                 "sk": f"{created_ms:015d}#{key.kid}",
                 "kid": key.kid,
                 "created_ms": created_ms,
+                "active_from_ms": key.active_from_ms,
                 "public_jwk": json.dumps(public),
                 "private_key": key.private_key_ciphertext,
             },
             ConditionExpression="attribute_not_exists(pk)",
         )
         # Let DynamoDB's TTL delete retired keys a day after they stop being published.
-        expires_at = int(created_ms / 1000 + self._retention_s + 86_400)
+        expires_at = int(key.active_from_ms / 1000 + self._retention_s + 86_400)
         for old in previous:
             await self._table.update_item(
                 Key={"pk": _PARTITION, "sk": f"{old.created_ms:015d}#{old.kid}"},
@@ -145,8 +155,19 @@ class SigningKeyRing:
         self._loaded_at = None
         return key
 
-    def _age_s(self, key: SigningKey) -> float:
-        return self._clock() - key.created_ms / 1000
+    def _signing_key(self, keys: list[SigningKey]) -> SigningKey:
+        now_ms = self._clock() * 1000
+        active = [k for k in keys if k.active_from_ms <= now_ms]
+        return active[-1] if active else keys[0]
+
+    def _rotation_due(self, keys: list[SigningKey]) -> bool:
+        if not keys:
+            return True
+        newest = keys[-1]
+        now_ms = self._clock() * 1000
+        if newest.active_from_ms > now_ms:  # a rotation is already under way
+            return False
+        return now_ms - newest.active_from_ms >= self._rotation_s * 1000
 
     async def _load(self, *, force: bool = False) -> list[SigningKey]:
         now = self._clock()
@@ -167,10 +188,12 @@ class SigningKeyRing:
             SigningKey(
                 kid=str(item["kid"]),
                 created_ms=int(item["created_ms"]),
+                active_from_ms=int(item.get("active_from_ms", item["created_ms"])),
                 public_jwk=json.loads(item["public_jwk"]),
                 private_key_ciphertext=str(item["private_key"]),
             )
-            for item in sorted(items, key=lambda i: str(i["sk"]))
+            for item in items
         ]
+        self._keys.sort(key=lambda k: (k.active_from_ms, k.created_ms, k.kid))
         self._loaded_at = now
         return self._keys

@@ -43,6 +43,8 @@ def make_settings(prefix: str, **overrides: Any) -> AuthSettings:
         "auth_argon2_parallelism": 1,
         # Long enough that a throttled attempt never becomes allowed while a test runs.
         "auth_login_base_delay_s": 60.0,
+        # A rotated key signs at once here; test_tokens checks the real activation delay.
+        "auth_signing_key_activation_s": 0.0,
         **overrides,
     }
     return AuthSettings(**values)

@@ -207,7 +207,7 @@ async def test_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(
     assert (await _me(client, fresh.access_token)).status_code == 200
 
 
-async def test_retired_keys_leave_the_jwks_after_their_tokens_expire(
+async def test_a_rotated_key_is_published_before_it_signs_and_retired_after(
     auth_service: AuthService,
 ) -> None:
     clock = [time.time() + 60]  # after the key the app made at start
@@ -216,21 +216,34 @@ async def test_retired_keys_leave_the_jwks_after_their_tokens_expire(
         SecretBox.from_base64(auth_service.settings.auth_encryption_key.get_secret_value()),
         rotation_s=86_400,
         retention_s=1_000,
+        activation_s=90,
         cache_s=0,
         clock=lambda: clock[0],
     )
-    app_kid = (await ring.signer())[0]
-    first = await ring.rotate()
-    clock[0] += 10
-    second = await ring.rotate()
-    assert {k["kid"] for k in (await ring.jwks())["keys"]} >= {first.kid, second.kid}
-    assert (await ring.signer())[0] == second.kid
+
+    def published() -> set[str]:
+        return {k["kid"] for k in jwks["keys"]}
+
+    app_kid, _ = await ring.signer()
+    pending = await ring.rotate()
+    jwks = await ring.jwks()
+    assert published() == {app_kid, pending.kid}  # every replica can verify it already...
+    assert (await ring.signer())[0] == app_kid  # ...before anyone signs with it
+
+    clock[0] += 91
+    assert (await ring.signer())[0] == pending.kid
+    jwks = await ring.jwks()
+    assert published() == {app_kid, pending.kid}  # tokens of the old key are still valid
+
     clock[0] += 1_001
-    assert [k["kid"] for k in (await ring.jwks())["keys"]] == [second.kid]
-    assert app_kid not in {first.kid, second.kid}
-    clock[0] += 86_400  # the signing key is too old: the next signature rotates it
-    third_kid, _ = await ring.signer()
-    assert third_kid not in {first.kid, second.kid}
+    jwks = await ring.jwks()
+    assert published() == {pending.kid}
+
+    clock[0] += 86_400  # the signing key is too old: the next signature starts a rotation
+    assert (await ring.signer())[0] == pending.kid
+    jwks = await ring.jwks()
+    assert len(published()) == 2
+    assert len((await ring.jwks(reload=True))["keys"]) == 2  # and only one rotation
 
 
 async def test_the_verified_user_carries_the_token_expiry(
