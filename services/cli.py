@@ -116,6 +116,18 @@ def audit(
     raise typer.Exit(0 if report.ok else 1)
 
 
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="A service of the topology, e.g. orders.")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+    port: Annotated[int | None, typer.Option(help="Default: TRADESTACK_PORT, else the topology's.")] = None,
+) -> None:
+    """Run one service in the foreground (what containers run), e.g. [bold]tradestack serve orders[/bold]."""
+    from services.serve import serve as serve_service
+
+    serve_service(service, host=host, port=port)
+
+
 @app.command("init-aws")
 def init_aws_command(
     prefix: Annotated[str, typer.Option(help="Name prefix of streams, tables and buckets.")] = "tradestack",

@@ -40,9 +40,9 @@ locals {
       port          = 8002
       kind          = "api"
       streams_read  = []
-      streams_write = ["orders"]
-      tables_read   = ["orders", "trades", "balances", "ledger", "api_keys"]
-      tables_write  = ["markets"]
+      streams_write = ["orders", "matching"]
+      tables_read   = ["trades", "balances", "ledger", "api_keys"]
+      tables_write  = ["orders", "markets"]
       buckets       = []
       environment   = {}
     }
@@ -61,9 +61,39 @@ locals {
       kind          = "worker"
       streams_read  = ["matching"]
       streams_write = ["executions"]
-      tables_read   = ["markets"]
+      tables_read   = []
       tables_write  = ["leases"]
       buckets       = ["snapshots"]
+      environment   = {}
+    }
+    accounts = {
+      port          = 8005
+      kind          = "worker"
+      streams_read  = ["orders"]
+      streams_write = ["matching", "accounts"]
+      tables_read   = []
+      tables_write  = ["leases"]
+      buckets       = ["snapshots"]
+      environment   = {}
+    }
+    relay = {
+      port          = 8006
+      kind          = "worker"
+      streams_read  = ["executions"]
+      streams_write = ["orders"]
+      tables_read   = []
+      tables_write  = ["leases"]
+      buckets       = ["snapshots"]
+      environment   = {}
+    }
+    projector = {
+      port          = 8007
+      kind          = "worker"
+      streams_read  = ["executions", "accounts"]
+      streams_write = []
+      tables_read   = []
+      tables_write  = ["orders", "trades", "balances", "ledger", "leases"]
+      buckets       = []
       environment   = {}
     }
   }
@@ -99,6 +129,9 @@ locals {
     TRADESTACK_ORDERS_URL              = "http://orders.${local.namespace}:8002"
     TRADESTACK_MARKETDATA_URL          = "http://marketdata.${local.namespace}:8003"
     TRADESTACK_MATCHING_URL            = "http://matching.${local.namespace}:8004"
+    TRADESTACK_ACCOUNTS_URL            = "http://accounts.${local.namespace}:8005"
+    TRADESTACK_RELAY_URL               = "http://relay.${local.namespace}:8006"
+    TRADESTACK_PROJECTOR_URL           = "http://projector.${local.namespace}:8007"
     TRADESTACK_AUTH_JWKS_URL           = "http://auth.${local.namespace}:8001/api/auth/.well-known/jwks.json"
     TRADESTACK_AUTH_COGNITO_ISSUER     = var.cognito_issuer
     TRADESTACK_AUTH_COGNITO_CLIENT_IDS = join(",", var.cognito_client_ids)
