@@ -46,9 +46,10 @@ class AuthSettings(IdentitySettings):
     auth_login_base_delay_s: float = Field(default=1.0, gt=0)
     auth_login_max_delay_s: float = Field(default=900.0, gt=0)
     auth_trusted_proxy_hops: int = Field(
-        default=0,
+        default=1,
         ge=0,
-        description="Proxies in front of auth that append to X-Forwarded-For (1 behind the gateway).",
+        description="Proxies in front of auth that append to X-Forwarded-For: one (the gateway, "
+        "nginx or the ALB) in every deployment; 0 if auth is reachable directly.",
     )
 
     auth_max_api_keys_per_user: int = Field(default=20, ge=1)
