@@ -75,13 +75,13 @@ def _invalid_json(message: str) -> Event:
 def replay_lines(engine: MatchingEngine, lines: Iterable[bytes]) -> Iterable[bytes]:
     """Apply each JSON line to ``engine`` and yield the encoded events of each line."""
     loads = orjson.loads
-    for line in lines:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             command: Any = loads(line)
-        except orjson.JSONDecodeError as exc:
-            events = [_invalid_json(f"line is not valid JSON ({exc})")]
+        except orjson.JSONDecodeError:
+            events = [_invalid_json(f"line {number} is not valid JSON")]
         else:
             events = engine.apply(command)
         yield encode_events_jsonl(events)

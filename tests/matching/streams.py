@@ -56,6 +56,14 @@ QTYS = {
     "TST": ["1", "2", "3", "4", "6"],
     "DEC": ["0.001", "0.002", "0.005", "0.013", "1"],
 }
+WIDE_PRICES = {
+    "TST": [str(ticks / 2) for ticks in range(10, 41)],
+    "DEC": [f"{cents / 100:.2f}" for cents in range(80, 121)],
+}
+WIDE_QTYS = {
+    "TST": ["1", "2", "5", "9", "20", "45"],
+    "DEC": ["0.001", "0.017", "0.05", "0.2", "1.5"],
+}
 BAD_QTYS = ["0", "1.5", "0.0005", "x", "", "99999999999999999999999"]
 QUOTES = {
     "TST": ["10", "25.5", "31", "60", "100"],
@@ -251,9 +259,15 @@ JUNK: list[Any] = [
 class StreamGenerator:
     """Seeded command streams that track ids and owners so most cancels and amends are valid."""
 
-    def __init__(self, seed: int, symbols: tuple[str, ...] = ("TST", "DEC")) -> None:
+    def __init__(
+        self, seed: int, symbols: tuple[str, ...] = ("TST", "DEC"), *, wide: bool = False
+    ) -> None:
         self.rng = random.Random(seed)
         self.symbols = symbols
+        # wide: many more price levels and bigger orders, so takers sweep several levels and
+        # levels are added and removed in the middle of the book.
+        self.prices = WIDE_PRICES if wide else PRICES
+        self.qtys = WIDE_QTYS if wide else QTYS
         self.owners: dict[tuple[str, str], str] = {}
         self.next_id = 0
 
@@ -285,8 +299,8 @@ class StreamGenerator:
             self.owners[(symbol, order_id)] = account
             cmd.update(op="new", id=order_id, account=account, side=rng.choice(SIDES))
             if rng.random() < 0.8:
-                cmd.update(type="limit", price=rng.choice(PRICES[symbol]))
-                cmd["qty"] = rng.choice(QTYS[symbol])
+                cmd.update(type="limit", price=rng.choice(self.prices[symbol]))
+                cmd["qty"] = rng.choice(self.qtys[symbol])
                 tif = rng.choice(TIFS)
                 cmd["tif"] = tif
                 if tif == "GTC" and rng.random() < 0.1:
@@ -294,11 +308,11 @@ class StreamGenerator:
             else:
                 cmd["type"] = "market"
                 if rng.random() < 0.5:
-                    cmd["qty"] = rng.choice(QTYS[symbol])
+                    cmd["qty"] = rng.choice(self.qtys[symbol])
                 else:
                     cmd["quote_qty"] = rng.choice(QUOTES[symbol])
                 if rng.random() < 0.3:
-                    cmd["price"] = rng.choice(PRICES[symbol])
+                    cmd["price"] = rng.choice(self.prices[symbol])
             cmd["stp"] = rng.choice(STPS)
             if rng.random() < 0.03:
                 cmd[rng.choice(["price", "qty"])] = rng.choice(BAD_PRICES + BAD_QTYS)
@@ -310,9 +324,9 @@ class StreamGenerator:
             cmd.update(op="amend", id=order_id, account=account)
             what = rng.random()
             if what < 0.5:
-                cmd["price"] = rng.choice(PRICES[symbol])
+                cmd["price"] = rng.choice(self.prices[symbol])
             if what > 0.3:
-                cmd["qty"] = rng.choice(QTYS[symbol])
+                cmd["qty"] = rng.choice(self.qtys[symbol])
         elif roll < 0.98:
             cmd["op"] = "snapshot"
         elif roll < 0.99:

@@ -45,8 +45,13 @@ def test_engine_matches_reference_on_hypothesis_streams(stream: list[Any]) -> No
 
 
 def test_engine_matches_reference_on_long_seeded_streams() -> None:
-    for seed in range(12):
-        _run_both(StreamGenerator(seed).stream(600))
+    for seed in range(16):
+        _run_both(StreamGenerator(seed).stream(1000))
+
+
+def test_engine_matches_reference_on_wide_books_with_sweeps() -> None:
+    for seed in range(8):
+        _run_both(StreamGenerator(1000 + seed, wide=True).stream(1500))
 
 
 def test_seeded_streams_exercise_every_event_type_and_reason() -> None:
