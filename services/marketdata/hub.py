@@ -52,7 +52,16 @@ class Subscriber:
     closes, rather than letting the server's memory grow without bound.
     """
 
-    __slots__ = ("account", "channels", "dropped", "id", "max_queue", "queue")
+    __slots__ = (
+        "account",
+        "channels",
+        "dropped",
+        "id",
+        "max_queue",
+        "queue",
+        "send_started",
+        "sender",
+    )
 
     _next_id = 0
 
@@ -62,6 +71,10 @@ class Subscriber:
         self.channels: set[str] = set()
         self.account: str | None = None
         self.dropped: str | None = None
+        # Set by the connection: the task draining the queue, and since when (monotonic) its
+        # current send has been blocked, so a peer that stopped reading can be cut off.
+        self.sender: asyncio.Task[None] | None = None
+        self.send_started: float | None = None
         Subscriber._next_id += 1
         self.id = Subscriber._next_id
 
@@ -155,7 +168,7 @@ class Hub:
         if kind == "book":
             self._flush_book(symbol)  # so the snapshot's seq is where the next diff starts
         self.channels.setdefault(channel, set()).add(subscriber)
-        state = self.state.symbol(symbol)
+        state = self.state.view(symbol)
         if kind == "book":
             snapshot = {"channel": channel, "type": "snapshot", **state.book.depth()}
             subscriber.offer(dumps(snapshot))
@@ -231,7 +244,7 @@ class Hub:
             self.publish(f"candles:{key}", {"type": "candles", "data": data})
         tickers, self._tickers = self._tickers, set()
         for symbol in sorted(tickers):
-            data = self.state.symbol(symbol).ticker_wire()
+            data = self.state.view(symbol).ticker_wire()
             self.publish(f"ticker:{symbol}", {"type": "ticker", "data": data})
         return self.published - before
 
@@ -274,6 +287,20 @@ class Hub:
             self.unsubscribe(subscriber, channel)
         self.set_account(subscriber, None)
         return 0
+
+    def cut_stalled(self, timeout_s: float, now: float) -> int:
+        """Drop connections whose current send has been blocked longer than `timeout_s` (the
+        peer stopped reading and the socket buffer is full); returns how many."""
+        cut = 0
+        for subscriber in list(self.subscribers):
+            started = subscriber.send_started
+            if started is not None and now - started > timeout_s:
+                subscriber.drop("slow_consumer", f"A send was blocked for over {timeout_s:g} s.")
+                WS_DROPPED.labels("send_timeout").inc()
+                if subscriber.sender is not None:
+                    subscriber.sender.cancel()
+                cut += 1
+        return cut
 
     def broadcast(self, message: dict[str, Any]) -> None:
         """Queue one message (e.g. a heartbeat) for every connection."""

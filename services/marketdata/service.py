@@ -90,14 +90,14 @@ class MarketDataService:
         """The state of a listed (or already traded) symbol; NotFound otherwise."""
         if symbol not in self.state.symbols and await self.catalog.get(symbol) is None:
             raise NotFound(f"Unknown market {symbol!r}.", code="unknown_symbol")
-        return self.state.symbol(symbol)
+        return self.state.view(symbol)
 
     async def is_known(self, symbol: str) -> bool:
         return symbol in self.state.symbols or await self.catalog.get(symbol) is not None
 
     async def tickers(self) -> list[dict[str, Any]]:
         symbols = {m["symbol"] for m in await self.catalog.markets()} | set(self.state.symbols)
-        return [self.state.symbol(s).ticker_wire() for s in sorted(symbols)]
+        return [self.state.view(s).ticker_wire() for s in sorted(symbols)]
 
     @staticmethod
     def check_interval(interval: str) -> int:
@@ -135,6 +135,12 @@ class MarketDataService:
                 log.exception("publishing market data failed")
 
     async def _heartbeat_loop(self) -> None:
+        settings = self.settings
+        last_beat = time.monotonic()
         while True:
-            await asyncio.sleep(self.settings.ws_heartbeat_s)
-            self.hub.broadcast({"type": "heartbeat", "ts": int(time.time() * 1000)})
+            await asyncio.sleep(min(1.0, settings.ws_heartbeat_s))
+            now = time.monotonic()
+            self.hub.cut_stalled(settings.ws_send_timeout_s, now)
+            if now - last_beat >= settings.ws_heartbeat_s:
+                last_beat = now
+                self.hub.broadcast({"type": "heartbeat", "ts": int(time.time() * 1000)})

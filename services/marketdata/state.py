@@ -86,6 +86,16 @@ class MarketDataState:
             self.symbols[symbol] = state
         return state
 
+    def view(self, symbol: str) -> SymbolState:
+        """The state of `symbol` for reading: an empty one (not stored) if it has no events yet,
+        so reads never change what a snapshot holds."""
+        state = self.symbols.get(symbol)
+        if state is None:
+            state = SymbolState(
+                symbol, trades_kept=self.trades_kept, candles_kept=self.candles_kept
+            )
+        return state
+
     def apply(self, event: dict[str, Any]) -> SymbolUpdate | None:
         """Apply one engine event (wire form). Returns what changed, or None for a duplicate or
         an event outside any symbol's sequence (a reject of an unknown symbol has seq 0)."""

@@ -82,7 +82,7 @@ class Connection:
     async def serve(self) -> None:
         await self.websocket.accept()
         subscriber = self.subscriber = self.hub.connect()
-        sender = asyncio.create_task(self._send_loop(subscriber))
+        sender = subscriber.sender = asyncio.create_task(self._send_loop(subscriber))
         receiver = asyncio.create_task(self._receive_loop(subscriber))
         try:
             await asyncio.wait((sender, receiver), return_when=asyncio.FIRST_COMPLETED)
@@ -97,27 +97,27 @@ class Connection:
                     await task
             if self.websocket.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
-                    await self.websocket.close()
+                    await asyncio.wait_for(self.websocket.close(), self.settings.ws_send_timeout_s)
 
     async def _send_loop(self, subscriber: Subscriber) -> None:
-        timeout = self.settings.ws_send_timeout_s
         queue = subscriber.queue
         send = self.websocket.send_text
+        clock = time.monotonic
         while True:
             text = await queue.get()
             if text is None:
                 code = CLOSE_CODES.get(subscriber.dropped or "", 1008)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(
-                        self.websocket.close(code=code, reason=subscriber.dropped or ""), timeout
+                        self.websocket.close(code=code, reason=subscriber.dropped or ""),
+                        self.settings.ws_send_timeout_s,
                     )
                 return
-            try:
-                await asyncio.wait_for(send(text), timeout)
-            except TimeoutError:
-                log.info("dropping a WebSocket peer that stopped reading")
-                subscriber.drop("slow_consumer", "send timed out")
-                return
+            # No timeout per send (a task per message would cost more than the send): the
+            # service's watchdog cancels this task if a send stays blocked too long.
+            subscriber.send_started = clock()
+            await send(text)
+            subscriber.send_started = None
 
     async def _receive_loop(self, subscriber: Subscriber) -> None:
         limit = self.settings.ws_max_message_bytes

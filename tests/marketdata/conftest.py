@@ -31,6 +31,7 @@ MARKETS = [
         "maker_fee_bps": 10,
         "taker_fee_bps": 20,
         "status": "trading",
+        "updated": 0,
     },
     {
         "symbol": "ETH-USD",
@@ -42,6 +43,7 @@ MARKETS = [
         "maker_fee_bps": 10,
         "taker_fee_bps": 20,
         "status": "trading",
+        "updated": 0,
     },
 ]
 

@@ -174,3 +174,17 @@ def test_a_slow_consumer_is_dropped_and_forgotten() -> None:
     error = orjson.loads(slow.queue.get_nowait())
     assert error["error"]["code"] == "slow_consumer"
     assert slow.queue.get_nowait() is None and slow.queue.empty()
+
+
+async def test_a_send_blocked_too_long_cuts_the_connection() -> None:
+    import asyncio
+
+    hub = Hub(MarketDataState())
+    stuck, fine = hub.connect(), hub.connect()
+    stuck.sender = asyncio.create_task(asyncio.sleep(60))
+    stuck.send_started = 100.0
+    fine.send_started = 109.5
+    assert hub.cut_stalled(timeout_s=5, now=110.0) == 1
+    await asyncio.sleep(0)
+    assert stuck.dropped == "slow_consumer" and stuck.sender.cancelled()
+    assert fine.dropped is None

@@ -263,3 +263,18 @@ async def _more(ws: websockets.ClientConnection) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def test_a_client_that_falls_behind_is_dropped_with_a_reason() -> None:
+    async for running in serve(md_settings(ws_send_queue=8)):
+        async with connect(running.ws_url) as ws:
+            await request(ws, {"op": "subscribe", "channels": ["trades:BTC-USD"]})
+            for _ in range(50):  # all at once: the queue overflows before the sender runs
+                running.service.hub.publish("trades:BTC-USD", {"type": "trades", "data": []})
+            message = await receive(ws)
+            assert message["type"] == "error" and message["error"]["code"] == "slow_consumer"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await receive(ws, timeout=3)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        await asyncio.sleep(0.05)
+        assert running.service.hub.subscribers == set()
