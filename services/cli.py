@@ -63,6 +63,35 @@ def bench_pipeline(
     raise typer.Exit(run_pipeline_bench(commands_n=commands, seed=seed, json_out=json_out))
 
 
+@bench_app.command("marketdata")
+def bench_marketdata(
+    clients: Annotated[int, typer.Option(help="WebSocket clients subscribed to the busy book.")] = 1000,
+    duration: Annotated[float, typer.Option(help="Seconds of order flow to measure.")] = 10.0,
+    rate: Annotated[int, typer.Option(help="Engine commands per second (~2-3 events each).")] = 200,
+    client_processes: Annotated[int, typer.Option(help="Processes the clients run in (0: one per CPU).")] = 0,
+    publish_interval_ms: Annotated[int, typer.Option(help="The service's diff coalescing tick.")] = 50,
+    seed: Annotated[int, typer.Option(help="Random seed of the order flow.")] = 1,
+    external_aws: Annotated[
+        bool, typer.Option(help="Use the endpoint in AWS_ENDPOINT_URL instead of a private moto.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+) -> None:
+    """Fan-out of a busy book to N WebSocket clients, end to end: delivered messages/s and
+    publish-to-receive latency p50/p99 (executions → market data → socket)."""
+    from services.marketdata.bench import BenchOptions, run_marketdata_bench
+
+    options = BenchOptions(
+        clients=clients,
+        duration_s=duration,
+        rate=rate,
+        client_processes=client_processes,
+        publish_interval_ms=publish_interval_ms,
+        seed=seed,
+        external_aws=external_aws,
+    )
+    raise typer.Exit(run_marketdata_bench(options, json_out=json_out))
+
+
 @app.command()
 def up(
     only: Annotated[
