@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from services.matching.engine import Market
 
-TEST_MARKETS: list[dict[str, str]] = [
+TEST_MARKETS: list[dict[str, Any]] = [
     # Whole lots, half-unit ticks, a minimum notional that some orders miss.
     {
         "symbol": "TST",

@@ -140,9 +140,9 @@ class MatchingEngine:
         elif stp not in _STPS:
             msg = "bad stp (cancel_taker, cancel_maker, cancel_both or none)"
             return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
-        price_text = get("price")
-        qty_text = get("qty")
-        quote_text = get("quote_qty")
+        price_text: Any = get("price")
+        qty_text: Any = get("qty")
+        quote_text: Any = get("quote_qty")
         if is_limit:
             if price_text is None or qty_text is None or quote_text is not None:
                 msg = "a limit order needs price and qty, and no quote_qty"
@@ -170,20 +170,17 @@ class MatchingEngine:
         qty = 0
         quote = None
         if qty_text is not None:
-            qty = market.qty_cache.get(qty_text)
-            if qty is None:
-                qty = market.qty_lots(qty_text)
-            if qty < 0:
-                return self._reject_qty(out, book, ts, cmd, qty)
-            if (
-                price is not None
-                and order_type == LIMIT
-                and price * qty < market.min_notional_units
-            ):
+            lots = market.qty_cache.get(qty_text)
+            if lots is None:
+                lots = market.qty_lots(qty_text)
+            if lots < 0:
+                return self._reject_qty(out, book, ts, cmd, lots)
+            qty = lots
+            if is_limit and price * qty < market.min_notional_units:  # type: ignore[operator]
                 msg = f"notional is below the minimum of {market.min_notional}"
                 return self._reject_order(out, book, ts, cmd, _R.NOTIONAL_BELOW_MINIMUM, msg)
         else:
-            quote = market.quote_units(quote_text)
+            quote = market.quote_units(str(quote_text))  # exactly one of qty, quote_qty
             if quote < 0:
                 if quote == FINER_THAN_SCALE:
                     msg = "quote_qty is finer than tick_size * lot_size"
@@ -280,7 +277,7 @@ class MatchingEngine:
         ts = cmd.get("ts")
         if not _is_ts(ts):
             return self._reject_command(out, cmd, _R.MALFORMED_COMMAND, _TS_RULE)
-        symbol = cmd.get("symbol")
+        symbol: Any = cmd.get("symbol")
         if not _is_name(symbol) or len(symbol) > MAX_SYMBOL_LENGTH:
             msg = f"symbol must be a non-empty string of at most {MAX_SYMBOL_LENGTH} characters"
             return self._reject_command(out, cmd, _R.MALFORMED_COMMAND, msg)
@@ -513,11 +510,11 @@ _TS_RULE = f"ts must be an integer from 0 to {MAX_TS}"
 
 
 def _is_name(value: object) -> bool:
-    return value.__class__ is str and 0 < len(value) <= MAX_NAME_LENGTH  # type: ignore[arg-type]
+    return type(value) is str and 0 < len(value) <= MAX_NAME_LENGTH
 
 
 def _is_ts(value: object) -> bool:
-    return value is None or (value.__class__ is int and 0 <= value <= MAX_TS)  # type: ignore[operator]
+    return value is None or (type(value) is int and 0 <= value <= MAX_TS)
 
 
 _AMEND_RULE = "an amend needs price and/or qty as decimal strings"
