@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from jose import jwt
-
+from services.common.errors import Unauthorized
 from services.common.identity import IdentityVerifier
 
 
@@ -17,13 +16,13 @@ class TokenChecker(Protocol):
 
 
 class VerifierTokenChecker:
-    """Checks tokens with the shared `IdentityVerifier` (RS256, issuer's JWKS)."""
+    """Checks access tokens with the shared `IdentityVerifier` (RS256, the issuer's JWKS)."""
 
     def __init__(self, verifier: IdentityVerifier) -> None:
         self.verifier = verifier
 
     async def check(self, token: str) -> tuple[str, float]:
         user = await self.verifier.tokens.verify(token)
-        # The verifier checked `exp` (it is required); it just does not hand it back.
-        expires_at = float(jwt.get_unverified_claims(token)["exp"])
-        return user.account, expires_at
+        if user.expires_at is None:  # the verifier requires `exp`; this is only a safeguard
+            raise Unauthorized("The token has no expiry.", code="invalid_token")
+        return user.account, float(user.expires_at)
