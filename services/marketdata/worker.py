@@ -66,6 +66,7 @@ class MarketDataConsumers:
         self._last_snapshot_at = time.monotonic()
         self.restored_positions: dict[str, str] | None = None
         self.snapshots_written = 0
+        self._caught_up = False
 
     async def start(self) -> None:
         settings = self.settings
@@ -123,11 +124,25 @@ class MarketDataConsumers:
         await self._stack.aclose()
 
     def raise_if_unhealthy(self) -> None:
-        """For /readyz: every reader task is running."""
+        """For /readyz: every reader task is running, and `executions` was read up to its tip
+        once, so a ready replica never hands out a book older than one a client saw before."""
         for name, task in self._tasks.items():
             if task.done():
                 error = None if task.cancelled() else task.exception()
                 raise RuntimeError(f"the {name} consumer stopped: {error!r}")
+        if not self.caught_up():
+            raise RuntimeError("catching up with the executions stream")
+
+    def caught_up(self) -> bool:
+        """True once every shard of `executions` has been read to its tip (then stays True)."""
+        if self._caught_up or self.executions is None:
+            return True
+        status = self.executions.status()
+        shards = status["shards"]
+        if (shards or status["finished"]) and all(s["lag_ms"] == 0 for s in shards.values()):
+            self._caught_up = True
+            log.info("caught up with executions", extra={"positions": self.executions.positions})
+        return self._caught_up
 
     def status(self) -> dict[str, Any]:
         return {
