@@ -7,6 +7,7 @@ prefix, waits until each `/readyz` is green, prints the URLs, and stops everythi
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from services.common.local_aws import local_aws_environment, start_moto_server, wait_until_up
 from services.common.topology import LOCAL_AWS_PORT, SERVICES, ServiceDef
@@ -164,12 +166,16 @@ def start_stack(options: StackOptions) -> Stack:
 
 
 def _seed_demo(prefix: str) -> None:
-    """Demo markets (and, once the orders service exists, demo users and liquidity)."""
+    """Demo markets and a market maker quoting both sides of every book (idempotent)."""
     if not _module_exists("services.orders.demo"):
         return
-    from services.orders import demo  # type: ignore[attr-defined]
+    from services.orders import demo
 
-    demo.seed_markets(prefix)
+    created = demo.seed_markets(prefix)
+    orders = demo.seed_liquidity(prefix)
+    console.print(
+        f"[dim]demo: {len(created)} markets created, {orders} market-maker orders sent[/dim]"
+    )
 
 
 def _start_service(
@@ -224,7 +230,8 @@ def _pump_output(
                 sink.write(raw)
                 sink.flush()
             line = raw.decode(errors="replace").rstrip()
-            console.print(f"[{colour}]{name:>10}[/{colour}] │ {line}", markup=True, highlight=False)
+            # Text, not markup: a log line may contain [brackets]. soft_wrap: never re-wrap lines.
+            console.print(Text.assemble((f"{name:>10}", colour), " │ ", line), soft_wrap=True)
     finally:
         if sink:
             sink.close()
@@ -264,10 +271,8 @@ def _port_answers(url: str) -> bool:
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     if process.poll() is not None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def print_urls(stack: Stack) -> None:
