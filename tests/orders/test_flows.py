@@ -201,6 +201,18 @@ async def test_amend_and_pagination(http: httpx.AsyncClient, issuer: Issuer, adm
     assert [o["id"] for o in rest["orders"]] == [ids[0]] and rest["cursor"] is None
 
 
+async def test_demo_liquidity_quotes_both_sides_once(venue: Venue, admin: Trader) -> None:
+    from services.orders.demo import seed_liquidity
+
+    assert await asyncio.to_thread(seed_liquidity, venue.prefix) == 30
+    assert await asyncio.to_thread(seed_liquidity, venue.prefix) == 30  # the same ids: applied once
+    for order_id in ("demo-mm-BTC-USD-buy-1", "demo-mm-ETH-USD-sell-5", "demo-mm-SOL-USD-buy-3"):
+        order = await admin.wait_status(order_id, {"open"})
+        assert order["account"] == "market-maker"
+    listed = (await admin.call("GET", "/api/orders", params={"limit": 500})).json()["orders"]
+    assert listed == []  # the admin's own orders: none; the market maker's are not theirs
+
+
 async def test_audit_passes_over_everything_above(venue: Venue) -> None:
     report = await asyncio.to_thread(audit_until_ok, venue.prefix, 10.0)
     assert report.ok, [c.problems for c in report.checks]
