@@ -454,29 +454,28 @@ class MatchingEngine:
     def snapshot(self) -> bytes:
         """The whole engine state as bytes (JSON); ``restore`` gives an identical engine.
 
-        Deterministic: equal states give equal bytes (ids are sorted, orders keep book order).
+        Deterministic: equal states give equal bytes. Per book: the market, the sequence, every
+        id ever accepted (in acceptance order) and each side's levels best first, each level as
+        ``[price_ticks, [id, account, open_lots, filled_lots, stp, post_only, id, ...]]``
+        (flat, in time priority: fewer objects to build and parse than a list per order).
         """
         books = []
         for book in self._books.values():
             sides = []
             for side in (book.bids, book.asks):
-                sides.append(
-                    [
-                        [
-                            level.price,
-                            [
-                                [o.order_id, o.account, o.open_qty, o.filled, o.stp, o.post_only]
-                                for o in level.orders.values()
-                            ],
-                        ]
-                        for level in side.best_first()
-                    ]
-                )
+                levels = []
+                for level in side.best_first():
+                    flat: list[Any] = []
+                    extend = flat.extend
+                    for o in level.orders.values():
+                        extend((o.order_id, o.account, o.open_qty, o.filled, o.stp, o.post_only))
+                    levels.append([level.price, flat])
+                sides.append(levels)
             books.append(
                 {
                     "market": book.market.to_wire(),
                     "seq": book.seq,
-                    "seen_ids": sorted(book.seen_ids),
+                    "seen_ids": list(book.seen_ids),
                     "bids": sides[0],
                     "asks": sides[1],
                 }
@@ -485,22 +484,24 @@ class MatchingEngine:
 
     @classmethod
     def restore(cls, data: bytes) -> MatchingEngine:
-        """Rebuild an engine from ``snapshot()`` bytes."""
+        """Rebuild an engine from ``snapshot()`` bytes. Raises ``ValueError`` on other data."""
         state = orjson.loads(data)
-        if state.get("format") != SNAPSHOT_FORMAT:
-            raise ValueError(f"unsupported snapshot format {state.get('format')!r}")
+        if not isinstance(state, dict) or state.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError("not a matching engine snapshot of a supported format")
         engine = cls(())
         for saved in state["books"]:
             book = OrderBook(Market(**saved["market"]))
             book.seq = saved["seq"]
-            book.seen_ids = set(saved["seen_ids"])
+            book.seen_ids = dict.fromkeys(saved["seen_ids"])
             for side, levels in ((BUY, saved["bids"]), (SELL, saved["asks"])):
-                for price, orders in levels:
-                    for order_id, account, open_qty, filled, stp, post_only in orders:
-                        order = Order(
-                            order_id, account, side, price, open_qty, stp, post_only, filled
+                for price, flat in levels:
+                    for at in range(0, len(flat), 6):
+                        order_id, account, open_qty, filled, stp, post_only = flat[at : at + 6]
+                        if stp not in _STPS:
+                            raise ValueError(f"bad stp {stp!r} in snapshot")
+                        book.rest(
+                            Order(order_id, account, side, price, open_qty, stp, post_only, filled)
                         )
-                        book.rest(order)
             engine._books[book.market.symbol] = book
         return engine
 
