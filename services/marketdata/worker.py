@@ -94,7 +94,7 @@ class MarketDataConsumers:
         if settings.consume_accounts:
             self.accounts = StreamReader(
                 "accounts",
-                self.service.apply_account_message,
+                self._on_account_message,
                 prefix=settings.resource_prefix,
                 start="LATEST",
                 name="marketdata",
@@ -124,22 +124,23 @@ class MarketDataConsumers:
         await self._stack.aclose()
 
     def raise_if_unhealthy(self) -> None:
-        """For /readyz: every reader task is running, and `executions` was read up to its tip
-        once, so a ready replica never hands out a book older than one a client saw before."""
+        """For /readyz: every reader task is running, `executions` was read up to its tip once
+        (a ready replica never hands out a book older than one a client saw before), and the
+        `accounts` reader holds its LATEST position (nothing published from now on is missed)."""
         for name, task in self._tasks.items():
             if task.done():
                 error = None if task.cancelled() else task.exception()
                 raise RuntimeError(f"the {name} consumer stopped: {error!r}")
         if not self.caught_up():
             raise RuntimeError("catching up with the executions stream")
+        if self.accounts is not None and not _read_once(self.accounts, lag=None):
+            raise RuntimeError("the accounts reader has not started reading yet")
 
     def caught_up(self) -> bool:
         """True once every shard of `executions` has been read to its tip (then stays True)."""
         if self._caught_up or self.executions is None:
             return True
-        status = self.executions.status()
-        shards = status["shards"]
-        if (shards or status["finished"]) and all(s["lag_ms"] == 0 for s in shards.values()):
+        if _read_once(self.executions, lag=0):
             self._caught_up = True
             log.info("caught up with executions", extra={"positions": self.executions.positions})
         return self._caught_up
@@ -160,7 +161,24 @@ class MarketDataConsumers:
             position.arrival_ms is None
             or time.time() * 1000 - position.arrival_ms <= self.settings.private_max_age_s * 1000
         )
-        self.service.apply_execution(message, private=live)
+        try:
+            self.service.apply_execution(message, private=live)
+        except (
+            Exception
+        ):  # a malformed message is skipped (and shows as a gap), never retried forever
+            ERRORS.labels("marketdata_bad_execution").inc()
+            log.exception(
+                "skipping an executions message market data cannot apply", extra=_where(position)
+            )
+
+    def _on_account_message(self, message: dict[str, Any], position: RecordPosition) -> None:
+        try:
+            self.service.apply_account_message(message)
+        except Exception:
+            ERRORS.labels("marketdata_bad_account_message").inc()
+            log.exception(
+                "skipping an accounts message market data cannot route", extra=_where(position)
+            )
 
     # -- snapshots -------------------------------------------------------------------------------
 
@@ -234,3 +252,23 @@ class MarketDataConsumers:
                 except Exception:
                     ERRORS.labels("marketdata_snapshot").inc()
                     log.exception("market data snapshot failed; will retry")
+
+
+def _read_once(reader: StreamReader, *, lag: int | None) -> bool:
+    """Every shard of `reader` answered a GetRecords (with `MillisBehindLatest == lag`, if a
+    lag is given)."""
+    status = reader.status()
+    shards = status["shards"]
+    if not shards and not status["finished"]:
+        return False
+    if lag is None:
+        return all(s["lag_ms"] is not None for s in shards.values())
+    return all(s["lag_ms"] == lag for s in shards.values())
+
+
+def _where(position: RecordPosition) -> dict[str, Any]:
+    return {
+        "shard": position.shard_id,
+        "sequence_number": position.sequence_number,
+        "index": position.index,
+    }
