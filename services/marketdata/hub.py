@@ -240,12 +240,12 @@ class Hub:
             self.publish(f"trades:{symbol}", {"type": "trades", "data": items})
         candles, self._candles = self._candles, {}
         for key, by_start in candles.items():
-            data = [by_start[start].to_wire() for start in sorted(by_start)]
-            self.publish(f"candles:{key}", {"type": "candles", "data": data})
+            changed = [by_start[start].to_wire() for start in sorted(by_start)]
+            self.publish(f"candles:{key}", {"type": "candles", "data": changed})
         tickers, self._tickers = self._tickers, set()
         for symbol in sorted(tickers):
-            data = self.state.view(symbol).ticker_wire()
-            self.publish(f"ticker:{symbol}", {"type": "ticker", "data": data})
+            ticker = self.state.view(symbol).ticker_wire()
+            self.publish(f"ticker:{symbol}", {"type": "ticker", "data": ticker})
         return self.published - before
 
     def _flush_book(self, symbol: str) -> None:

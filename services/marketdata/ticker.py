@@ -111,10 +111,10 @@ class RollingTicker:
     def to_wire(self) -> dict[str, Any]:
         """The ticker's fields as decimal strings (prices null before the first trade)."""
         last = self.last
+        open_: Decimal | None = last
+        high, low = last, last
         if self.buckets:
             open_, high, low = self.buckets[0].open, self._high, self._low
-        else:
-            open_ = high = low = last
         change = change_percent = None
         if last is not None and open_ is not None:
             change = WIDE.subtract(last, open_)
