@@ -232,6 +232,22 @@ class AccountsEngine:
             "version": 1,
         }
         out.append(("accounts", account, {"kind": "order", "id": f"{get('id')}:1", "account": account, "order": view}))
+        out.append(
+            (
+                "accounts",
+                account,
+                {
+                    "kind": "order_rejected",
+                    "id": f"{get('id')}:rejected",
+                    "account": account,
+                    "order_id": get("id"),
+                    "symbol": get("symbol"),
+                    "client_order_id": msg.get("client_order_id"),
+                    "reason": str(reason),
+                    "ts": ts,
+                },
+            )
+        )
 
     def _cancel(self, msg: dict[str, Any], out: list[Output]) -> None:
         order = self._requested_order(msg, out, "cancel")
