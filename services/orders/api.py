@@ -25,7 +25,8 @@ router = APIRouter(tags=["orders"])
 
 
 def get_service(request: Request) -> OrdersService:
-    return request.app.state.orders  # type: ignore[no-any-return]
+    service: OrdersService = request.app.state.orders
+    return service
 
 
 Service = Annotated[OrdersService, Depends(get_service)]

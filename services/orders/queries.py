@@ -101,7 +101,7 @@ async def list_orders(
     orders_table: Any, account: str, *, status: str, symbol: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """An account's orders, newest first, filtered by status (`open` or `all`) and symbol."""
-    filters = None
+    filters: Any = None
     if status == "open":
         filters = Attr("status").is_in(list(OPEN_STATUSES))
     if symbol:

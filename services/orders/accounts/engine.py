@@ -19,7 +19,7 @@ the last one applied to its order, and fee credits carry a per-source counter.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgspec
 
@@ -51,7 +51,7 @@ MAX_NAME = 128
 _SNAPSHOT_VERSION = 1
 
 
-def _name(value: object) -> bool:
+def _name(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= MAX_NAME
 
 
@@ -174,7 +174,7 @@ class AccountsEngine:
             return Reason.MALFORMED_MESSAGE
         client_order_id = msg.get("client_order_id")
         return LiveOrder(
-            id=get("id"),
+            id=command["id"],
             account=account,
             symbol=symbol,
             side=side,
@@ -307,7 +307,7 @@ class AccountsEngine:
         return order
 
     def _reject_request(
-        self, out: list[Output], msg: dict[str, Any], account: str, request: str, reason: Reason
+        self, out: list[Output], msg: dict[str, Any], account: str, request: str, reason: str
     ) -> None:
         request_id = msg.get("request_id") or f"{msg.get('id')}:{request}:{msg.get('ts')}"
         out.append(
@@ -363,8 +363,8 @@ class AccountsEngine:
         out.append(("accounts", account, {**result, "status": "applied", "reason": None}))
 
     def _fee_credit(self, msg: dict[str, Any], out: list[Output]) -> None:
-        source, number = msg.get("source"), msg.get("n")
-        if not _name(source) or not isinstance(number, int):
+        source, number, asset = msg.get("source"), msg.get("n"), msg.get("asset")
+        if not _name(source) or not isinstance(number, int) or not _name(asset):
             self.ignored += 1
             return
         if number <= self.fee_credits_applied.get(source, 0):
@@ -376,7 +376,7 @@ class AccountsEngine:
         except MoneyError:
             self.ignored += 1
             return
-        self._ledger(out, msg["account"], msg.get("asset"), amount, 0, "fee", msg.get("ref"), msg.get("ts"))
+        self._ledger(out, msg["account"], asset, amount, 0, "fee", msg.get("ref"), msg.get("ts"))
 
     # -- settlement: the matching engine's events, relayed per account ---------------------------
 
@@ -507,7 +507,7 @@ class AccountsEngine:
             {"id": order.id, "ts": ts, "request_id": f"{event.get('id')}"},
             order.account,
             request or "request",
-            event.get("reason", "rejected"),  # type: ignore[arg-type]
+            event.get("reason", "rejected"),
         )
 
     def _on_filled(self, order: LiveOrder, event: dict[str, Any], msg: dict[str, Any], out: list[Output], ts: Any) -> None:
