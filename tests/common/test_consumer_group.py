@@ -190,6 +190,7 @@ def test_a_killed_owner_is_taken_over_from_its_checkpoint(
         what="b to take over",
     )
     takeover_s = time.monotonic() - killed_at
+    print(f"takeover {takeover_s:.2f}s after SIGKILL (lease {LEASE_S}s, scan {SCAN_S}s)")
     assert takeover_s <= LEASE_S + SCAN_S + 1.5
     started = has_event(toy_workers, "b", "shard worker started")
     assert (
@@ -302,6 +303,8 @@ async def test_a_reader_without_leases_reads_every_shard(two_shard_prefix: str) 
     seen: list[dict[str, Any]] = []
     positions: list[RecordPosition] = []
 
+    now_ms = time.time() * 1000
+
     async def handle(message: dict[str, Any], position: RecordPosition) -> None:
         seen.append(message)
         positions.append(position)
@@ -334,3 +337,4 @@ async def test_a_reader_without_leases_reads_every_shard(two_shard_prefix: str) 
     assert by_key(latest) == by_key(more)  # LATEST: only what arrived after the start
     assert set(reader.positions) == {p.shard_id for p in positions} and len(reader.positions) == 2
     assert lease_items(prefix, "reader") == {}  # no leases, no checkpoints
+    assert all(abs((p.arrival_ms or 0) - now_ms) < 60_000 for p in positions)  # UTC epoch ms

@@ -21,9 +21,10 @@ import uuid
 from contextlib import AsyncExitStack
 from typing import Any
 
-from services.common.aws import aio_session, client_config
+from services.common.aws import client_config
 from services.common.metrics import ERRORS
 from services.common.resources import physical_name
+from services.common.streams.clients import runtime_session
 from services.common.streams.config import RuntimeConfig
 from services.common.streams.lease import LeaseItem, LeaseObserver, LeaseTable, ShardLease
 from services.common.streams.retry import is_transient
@@ -115,7 +116,7 @@ class ConsumerGroup:
     async def run(self, *, handle_signals: bool = False) -> None:
         """Scan, acquire and process until `stop()` (or SIGTERM/SIGINT with `handle_signals`, or
         cancellation); then stop every worker gracefully."""
-        session = self._session or aio_session()
+        session = runtime_session(self._session)
         loop = asyncio.get_running_loop()
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -16,10 +16,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any, Literal
 
-from services.common.aws import aio_session, client_config
+from services.common.aws import client_config
 from services.common.metrics import ERRORS, RECORDS_PROCESSED, STREAM_LAG_MS
 from services.common.resources import physical_name
 from services.common.serialization import RecordFormatError, decode_record
+from services.common.streams.clients import runtime_session
 from services.common.streams.config import RuntimeConfig
 from services.common.streams.retry import is_transient
 from services.common.streams.shard_reader import ShardReader
@@ -100,7 +101,7 @@ class StreamReader:
 
     async def run(self) -> None:
         """Read until `stop()` or cancellation."""
-        session = self._session or aio_session()
+        session = runtime_session(self._session)
         async with AsyncExitStack() as stack:
             kinesis = await stack.enter_async_context(
                 session.client("kinesis", config=client_config())
