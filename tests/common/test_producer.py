@@ -39,6 +39,7 @@ class FlakyKinesis:
         self.calls: list[list[str]] = []
         self.record_sizes: list[int] = []
         self.gate: asyncio.Event | None = None
+        self.failing_keys: set[str] = set()
 
     async def put_records(
         self, *, StreamName: str, Records: list[dict[str, Any]]
@@ -61,7 +62,10 @@ class FlakyKinesis:
                 },
                 "PutRecords",
             )
-        failing = [self.rng.random() < self.record_failures for _ in Records]
+        failing = [
+            r["PartitionKey"] in self.failing_keys or self.rng.random() < self.record_failures
+            for r in Records
+        ]
         passing = [r for r, fail in zip(Records, failing, strict=True) if not fail]
         written = (
             await self.real.put_records(StreamName=StreamName, Records=passing)
@@ -218,3 +222,22 @@ async def test_a_refusing_guard_stops_publishing(aws_prefix: str, kinesis: Any) 
         await producer.flush()
     await producer.abort()
     assert read_stream(aws_prefix, "executions") == []
+
+
+async def test_waiting_for_one_key_ignores_another_keys_retries(
+    aws_prefix: str, kinesis: Any
+) -> None:
+    flaky = FlakyKinesis(kinesis)
+    flaky.failing_keys.add("stuck")
+    config = ProducerConfig(linger_s=0.001, retry_base_s=0.01, retry_cap_s=0.05)
+    producer = StreamProducer(flaky, physical_name(aws_prefix, "executions"), config=config)
+    await producer.put("stuck", {"key": "stuck", "n": 0})
+    mark = await producer.put("fast", {"key": "fast", "n": 0})
+    await asyncio.wait_for(producer.wait_durable(mark, "fast"), 2)
+    everything = asyncio.create_task(producer.flush())
+    await asyncio.sleep(0.2)
+    assert not everything.done(), "the stuck key's message is not written yet"
+    flaky.failing_keys.clear()
+    await asyncio.wait_for(everything, 5)
+    await producer.close()
+    assert _messages_by_key(aws_prefix) == {"stuck": [0], "fast": [0]}

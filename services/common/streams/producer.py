@@ -115,7 +115,7 @@ class StreamProducer:
 
         self._wakeup = asyncio.Event()
         self._space_waiters: deque[asyncio.Future[None]] = deque()
-        self._durable_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._durable_waiters: list[tuple[int, str | None, asyncio.Future[None]]] = []
         self._send_tasks: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
@@ -139,10 +139,10 @@ class StreamProducer:
         """Why the producer stopped, if it did."""
         return self._failure
 
-    async def put(self, partition_key: str, message: dict[str, Any]) -> None:
-        """Queue `message` for `partition_key`. Waits while the buffer is full (backpressure).
-        Raises `ProducerFailed` once the producer has failed, `MessageTooLarge` for a message
-        that cannot fit in one record."""
+    async def put(self, partition_key: str, message: dict[str, Any]) -> int:
+        """Queue `message` for `partition_key`; returns its number (a mark for `wait_durable`).
+        Waits while the buffer is full (backpressure). Raises `ProducerFailed` once the producer
+        has failed, `MessageTooLarge` for a message that cannot fit in one record."""
         self._raise_if_unusable()
         encoded = encode_message(message)
         key_bytes = len(partition_key.encode())
@@ -184,15 +184,18 @@ class StreamProducer:
             or self._unpacked_bytes >= self._config.max_batch_bytes
         ):
             self._wake()
+        return seq
 
-    async def wait_durable(self, mark: int) -> None:
-        """Return once every message up to `mark` (a `last_put` value) is written to the stream.
-        Sends what is buffered without waiting for the linger. Raises `ProducerFailed`."""
+    async def wait_durable(self, mark: int, partition_key: str | None = None) -> None:
+        """Return once every message up to `mark` (`last_put`, or a number `put` returned) is
+        written to the stream; with `partition_key`, only that key's messages count (one request
+        need not wait for another key's retries). Sends what is buffered without waiting for the
+        linger. Raises `ProducerFailed`."""
         self._raise_if_failed()
-        if mark < self._low_water():
+        if self._is_durable(mark, partition_key):
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._durable_waiters.append((mark, waiter))
+        self._durable_waiters.append((mark, partition_key, waiter))
         self._wake()
         await waiter
 
@@ -421,14 +424,20 @@ class StreamProducer:
 
     def _after_send(self) -> None:
         if self._durable_waiters and self._failure is None:
-            low = self._low_water()
-            still: list[tuple[int, asyncio.Future[None]]] = []
-            for mark, waiter in self._durable_waiters:
-                if mark < low:
+            low: int | None = None
+            still: list[tuple[int, str | None, asyncio.Future[None]]] = []
+            for mark, key, waiter in self._durable_waiters:
+                if key is None:
+                    if low is None:
+                        low = self._low_water()
+                    durable = mark < low
+                else:
+                    durable = self._is_durable(mark, key)
+                if durable:
                     if not waiter.done():
                         waiter.set_result(None)
                 else:
-                    still.append((mark, waiter))
+                    still.append((mark, key, waiter))
             self._durable_waiters = still
         while self._space_waiters and not self._is_full():
             waiter = self._space_waiters.popleft()
@@ -437,6 +446,12 @@ class StreamProducer:
         self._wake()
 
     # ------------------------------------------------------------------ bookkeeping
+
+    def _is_durable(self, mark: int, partition_key: str | None) -> bool:
+        if partition_key is None:
+            return mark < self._low_water()
+        queue = self._keys.get(partition_key)
+        return queue is None or mark < queue.low_seq()
 
     def _low_water(self) -> int:
         """The lowest message number not yet acknowledged (all below it are durable)."""
@@ -457,7 +472,7 @@ class StreamProducer:
         else:
             self._error = ProducerFailed(f"{self.stream_name}: {exc!r}")
             self._error.__cause__ = exc
-        for _, waiter in self._durable_waiters:
+        for _, _, waiter in self._durable_waiters:
             if not waiter.done():
                 waiter.set_exception(self._error)
         self._durable_waiters = []
