@@ -16,7 +16,7 @@ from services.common.identity import IdentityVerifier, install_verifier
 from services.common.logging import configure_logging
 from services.marketdata import api, ws
 from services.marketdata.auth import TokenChecker, VerifierTokenChecker
-from services.marketdata.markets import MarketCatalog, dynamodb_loader
+from services.marketdata.markets import DynamoMarketsLoader, MarketCatalog
 from services.marketdata.service import MarketDataService
 from services.marketdata.settings import MarketDataSettings
 
@@ -39,9 +39,11 @@ def create_app(
                 install_verifier(app, verifier)
                 stack.push_async_callback(verifier.aclose)
                 checker = VerifierTokenChecker(verifier)
-            markets = catalog or MarketCatalog(
-                dynamodb_loader(settings.resource_prefix), cache_s=settings.markets_cache_s
-            )
+            markets = catalog
+            if markets is None:
+                loader = DynamoMarketsLoader(settings.resource_prefix)
+                stack.push_async_callback(loader.aclose)
+                markets = MarketCatalog(loader, cache_s=settings.markets_cache_s)
             service = app.state.marketdata = MarketDataService(settings, markets, checker)
             await service.start()
             stack.push_async_callback(service.stop)

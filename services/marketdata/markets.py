@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 from services.common.markets import list_markets, table_name
@@ -19,18 +20,28 @@ MarketRecord = dict[str, Any]
 MarketsLoader = Callable[[], Awaitable[list[MarketRecord]]]
 
 
-def dynamodb_loader(prefix: str) -> MarketsLoader:
-    """Read every market with the shared table code (services.common.markets)."""
-    name = table_name(prefix)
+class DynamoMarketsLoader:
+    """Reads every market with the shared table code (services.common.markets), keeping one
+    aioboto3 table open between loads; `aclose()` at shutdown."""
 
-    async def load() -> list[MarketRecord]:
-        from services.common.aws import aio_session, client_config
+    def __init__(self, prefix: str) -> None:
+        self._name = table_name(prefix)
+        self._stack = AsyncExitStack()
+        self._table: Any = None
 
-        async with aio_session().resource("dynamodb", config=client_config()) as dynamodb:
-            table = await dynamodb.Table(name)
-            return [spec.public() for spec in await list_markets(table)]
+    async def __call__(self) -> list[MarketRecord]:
+        if self._table is None:
+            from services.common.aws import aio_session, client_config
 
-    return load
+            resource = await self._stack.enter_async_context(
+                aio_session().resource("dynamodb", config=client_config())
+            )
+            self._table = await resource.Table(self._name)
+        return [spec.public() for spec in await list_markets(self._table)]
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+        self._table = None
 
 
 class MarketCatalog:
