@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from services.orders.accounts import FEES_ACCOUNT, AccountsEngine
-from tests.orders.venue import Venue
+from tests.orders.venue import MemoryVenue
 
 U = 10**8  # one whole unit of any asset
 
 
-def funded(duplicate_relay: bool = False) -> Venue:
-    venue = Venue(duplicate_relay=duplicate_relay)
+def funded(duplicate_relay: bool = False) -> MemoryVenue:
+    venue = MemoryVenue(duplicate_relay=duplicate_relay)
     venue.deposit("alice", "USD", "100000")
     venue.deposit("bob", "BTC", "10")
     return venue
@@ -141,7 +141,7 @@ def test_snapshot_restore_gives_the_same_outputs() -> None:
 
 
 def test_fees_round_up_per_order_not_per_fill() -> None:
-    venue = Venue()
+    venue = MemoryVenue()
     venue.deposit("alice", "USD", "100")
     venue.deposit("bob", "BTC", "1")
     venue.order("alice", "BTC-USD", "buy", price="100.01", qty="0.0303")

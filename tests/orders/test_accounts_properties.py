@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.orders.accounts import parse_units
-from tests.orders.venue import MARKETS, Venue
+from tests.orders.venue import MARKETS, MemoryVenue
 
 ACCOUNTS = ("a", "b", "c")
 ASSETS = ("USD", "BTC", "ETH")
@@ -50,7 +50,7 @@ FUNDING += [
 ]
 
 
-def check_invariants(venue: Venue, expected: dict[str, int]) -> None:
+def check_invariants(venue: MemoryVenue, expected: dict[str, int]) -> None:
     engine = venue.accounts
     totals = engine.totals()
     for asset in ASSETS:
@@ -66,7 +66,7 @@ def check_invariants(venue: Venue, expected: dict[str, int]) -> None:
             assert on_hold == held.get((account, asset), 0), (account, asset)
 
 
-def run(venue: Venue, ops: list[tuple[Any, ...]]) -> dict[str, int]:
+def run(venue: MemoryVenue, ops: list[tuple[Any, ...]]) -> dict[str, int]:
     expected: dict[str, int] = {}
     order_ids: list[tuple[str, str]] = []
     for op in ops:
@@ -102,7 +102,7 @@ def run(venue: Venue, ops: list[tuple[Any, ...]]) -> dict[str, int]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=commands, duplicate=st.booleans())
 def test_any_command_sequence_conserves_every_asset(ops: list[tuple[Any, ...]], duplicate: bool) -> None:
-    venue = Venue(duplicate_relay=duplicate)
+    venue = MemoryVenue(duplicate_relay=duplicate)
     expected = run(venue, FUNDING + ops)
     for order in list(venue.accounts.orders.values()):
         venue.cancel(order.account, order.id)

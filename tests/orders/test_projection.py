@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from services.orders.audit import check_tables
 from services.orders.projection import Projection
-from tests.orders.venue import Venue
+from tests.orders.venue import MemoryVenue
 
 
-def project(venue: Venue) -> dict[str, list[dict]]:
+def project(venue: MemoryVenue) -> dict[str, list[dict]]:
     projection = Projection()
     for message in venue.published:
         projection.apply_accounts(message)
@@ -16,8 +16,8 @@ def project(venue: Venue) -> dict[str, list[dict]]:
     return projection.take(projected_at=1)
 
 
-def trade_scenario() -> Venue:
-    venue = Venue()
+def trade_scenario() -> MemoryVenue:
+    venue = MemoryVenue()
     venue.deposit("alice", "USD", "10000")
     venue.deposit("bob", "BTC", "5")
     venue.order("bob", "BTC-USD", "sell", price="100.00", qty="2")

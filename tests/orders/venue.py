@@ -33,7 +33,7 @@ MARKETS: dict[str, dict[str, Any]] = {
 }
 
 
-class Venue:
+class MemoryVenue:
     """Feed `orders`-stream messages in; everything the engines publish is routed like the
     streams would route it. `duplicate_relay` replays every relayed message twice."""
 
