@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from services.marketdata.book import BUY, Level
-from services.marketdata.candles import INTERVALS, Candle
+from services.marketdata.candles import Candle
 from services.marketdata.decimals import decimal_text
 from services.marketdata.metrics import (
     WS_CLIENTS,
@@ -37,7 +37,6 @@ from services.marketdata.state import MarketDataState, SymbolUpdate
 log = logging.getLogger(__name__)
 
 PRIVATE_CHANNELS = ("orders", "fills", "balances")
-PUBLIC_KINDS = ("book", "trades", "ticker", "candles")
 
 
 def dumps(message: dict[str, Any]) -> str:
@@ -63,8 +62,6 @@ class Subscriber:
         "sender",
     )
 
-    _next_id = 0
-
     def __init__(self, max_queue: int) -> None:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.max_queue = max_queue
@@ -75,8 +72,6 @@ class Subscriber:
         # current send has been blocked, so a peer that stopped reading can be cut off.
         self.sender: asyncio.Task[None] | None = None
         self.send_started: float | None = None
-        Subscriber._next_id += 1
-        self.id = Subscriber._next_id
 
     def offer(self, text: str) -> bool:
         """Queue a message; False if the subscriber is (now) dropped."""
@@ -318,7 +313,3 @@ def _levels(levels: dict[str, Decimal], *, descending: bool) -> list[Level]:
         levels.items(), key=lambda item: Decimal(item[0]), reverse=descending
     )
     return [[price, decimal_text(qty)] for price, qty in ordered]
-
-
-def is_interval(name: str) -> bool:
-    return name in INTERVALS
