@@ -56,8 +56,8 @@ class OrdersService:
     async def publish(self, producer: StreamProducer, key: str, message: dict[str, Any]) -> None:
         """Put one message and return once Kinesis has it (batched with concurrent requests)."""
         try:
-            await producer.put(key, message)
-            await producer.wait_durable(producer.last_put)
+            number = await producer.put(key, message)
+            await producer.wait_durable(number, key)
         except Exception as exc:  # the producer failed for good: say so, never pretend success
             raise ServiceUnavailable("The order stream is unavailable; try again.", code="stream_unavailable") from exc
 
