@@ -14,8 +14,10 @@ def test_init_aws_creates_every_resource_and_is_idempotent(local_aws: str) -> No
     second = init_aws(prefix)
     assert second.created == []
     assert len(second.existing) == len(first.created)
-    tables = boto3.client("dynamodb").list_tables(Limit=100)["TableNames"]
-    assert {physical_name(prefix, t.name) for t in TABLES} <= set(tables)
+    dynamodb = boto3.client("dynamodb")
+    for table_def in TABLES:
+        described = dynamodb.describe_table(TableName=physical_name(prefix, table_def.name))
+        assert described["Table"]["TableStatus"] == "ACTIVE"
 
 
 def test_tables_with_ttl_have_ttl_enabled(aws_prefix: str) -> None:
