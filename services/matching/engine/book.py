@@ -122,10 +122,12 @@ class BookSide:
         self.levels: dict[int, PriceLevel] = {}
         self.keys: list[int] = []
 
-    def best_first(self) -> list[PriceLevel]:
-        """The levels from best to worst price."""
-        sign, levels = self.sign, self.levels
-        return [levels[key * sign] for key in reversed(self.keys)]
+    def best_first(self, limit: int | None = None) -> list[PriceLevel]:
+        """The levels from best to worst price; only the best ``limit`` if given."""
+        sign, levels, keys = self.sign, self.levels, self.keys
+        if limit is not None:
+            keys = keys[max(0, len(keys) - limit) :] if limit > 0 else []
+        return [levels[key * sign] for key in reversed(keys)]
 
 
 SPARE_LEVELS = 256
@@ -144,7 +146,7 @@ class OrderBook:
         self.asks = BookSide(-1)
         self.orders: dict[str, Order] = {}
         # Every id ever accepted, in acceptance order (a dict, so snapshots need no sort): ids are
-        # unique per symbol forever. About 110 bytes per id of 16 characters.
+        # unique per symbol forever. About 100 bytes per id of 16 characters.
         self.seen_ids: dict[str, None] = {}
         self.spare: list[PriceLevel] = []
 
@@ -160,13 +162,9 @@ class OrderBook:
         self, limit: int | None = None
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Aggregated (price, qty) levels of bids and asks, best first, at most ``limit`` each."""
-        sides = []
-        for side in (self.bids, self.asks):
-            levels = side.best_first()
-            if limit is not None:
-                levels = levels[:limit]
-            sides.append([(level.price, level.qty) for level in levels])
-        return sides[0], sides[1]
+        bids = [(level.price, level.qty) for level in self.bids.best_first(limit)]
+        asks = [(level.price, level.qty) for level in self.asks.best_first(limit)]
+        return bids, asks
 
     # -- commands ------------------------------------------------------------------------------
 
