@@ -74,6 +74,9 @@ def bench_marketdata(
     external_aws: Annotated[
         bool, typer.Option(help="Use the endpoint in AWS_ENDPOINT_URL instead of a private moto.")
     ] = False,
+    deflate: Annotated[
+        bool, typer.Option(help="Clients negotiate permessage-deflate, as browsers do.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Fan-out of a busy book to N WebSocket clients, end to end: delivered messages/s and
@@ -88,6 +91,7 @@ def bench_marketdata(
         publish_interval_ms=publish_interval_ms,
         seed=seed,
         external_aws=external_aws,
+        deflate=deflate,
     )
     raise typer.Exit(run_marketdata_bench(options, json_out=json_out))
 

@@ -48,6 +48,8 @@ class BenchOptions:
     publish_interval_ms: int = 50
     seed: int = 1
     external_aws: bool = False
+    deflate: bool = False
+    """Clients offer permessage-deflate, as browsers do (the server compresses per client)."""
 
 
 @dataclass
@@ -64,7 +66,7 @@ class ClientReport:
 # -- clients (run in child processes) ------------------------------------------------------------
 
 
-def _client_process(url: str, count: int, pipe: Connection) -> None:
+def _client_process(url: str, count: int, deflate: bool, pipe: Connection) -> None:
     """Connect `count` clients, tell the parent, receive until told to stop, send a report."""
     try:
         import uvloop
@@ -72,12 +74,12 @@ def _client_process(url: str, count: int, pipe: Connection) -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         pass
-    report = asyncio.run(_clients(url, count, pipe))
+    report = asyncio.run(_clients(url, count, deflate, pipe))
     pipe.send(asdict(report))
     pipe.close()
 
 
-async def _clients(url: str, count: int, pipe: Connection) -> ClientReport:
+async def _clients(url: str, count: int, deflate: bool, pipe: Connection) -> ClientReport:
     import websockets
 
     from services.marketdata.client import BookFollower, SequenceGap
@@ -94,7 +96,9 @@ async def _clients(url: str, count: int, pipe: Connection) -> ClientReport:
         follower = BookFollower()
         try:
             async with connecting:
-                ws = await websockets.connect(url, max_size=None, compression=None, open_timeout=30)
+                ws = await websockets.connect(
+                    url, max_size=None, compression="deflate" if deflate else None, open_timeout=30
+                )
             async with ws:
                 await ws.send(subscribe)
                 report.connected += 1
@@ -313,7 +317,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             parent, child = context.Pipe()
             process = context.Process(
                 target=_client_process,
-                args=(f"ws://127.0.0.1:{port}/ws", share, child),
+                args=(f"ws://127.0.0.1:{port}/ws", share, options.deflate, child),
                 daemon=True,
             )
             process.start()
@@ -353,6 +357,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             "events_published": events,
             "events_per_s": round(events / options.duration_s, 1),
             "publish_interval_ms": options.publish_interval_ms,
+            "deflate": options.deflate,
             "messages_delivered": messages,
             "messages_per_s": round(messages / options.duration_s, 1),
             "diffs_per_client_per_s": round(
