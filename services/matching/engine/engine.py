@@ -86,7 +86,7 @@ class MatchingEngine:
 
     def _apply_other(self, out: list[Event], command: Any) -> None:
         """The commands ``apply``'s fast path does not route: ``market`` and the malformed."""
-        if command.__class__ is not dict:
+        if not isinstance(command, dict):
             self._reject(out, None, None, None, _R.MALFORMED_COMMAND, "command must be an object")
             return
         op = command.get("op")
