@@ -222,6 +222,16 @@ def admin_rotate_signing_key() -> None:
     raise typer.Exit(rotate_signing_key())
 
 
+@app.command("seed-demo")
+def seed_demo_command(
+    prefix: Annotated[str, typer.Option(help="Name prefix of streams, tables and buckets.")] = "tradestack",
+) -> None:
+    """Create the demo markets and send the market maker's quotes (idempotent; needs init-aws)."""
+    from services.stack import seed_demo
+
+    seed_demo(prefix)
+
+
 def main() -> None:
     app()
 

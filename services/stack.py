@@ -12,7 +12,6 @@ import importlib.util
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -27,6 +26,7 @@ from rich.text import Text
 
 from services.common.local_aws import local_aws_environment, start_moto_server, wait_until_up
 from services.common.topology import LOCAL_AWS_PORT, SERVICES, ServiceDef
+from services.serve import uvicorn_command
 
 console = Console(stderr=True, highlight=False)
 
@@ -152,7 +152,7 @@ def start_stack(options: StackOptions) -> Stack:
             f"[dim]resources: {len(report.created)} created, {len(report.existing)} existing[/dim]"
         )
         if options.demo:
-            _seed_demo(options.prefix)
+            seed_demo(options.prefix)
 
         services = available_services(options.only)
         for index, service in enumerate(services):
@@ -165,7 +165,7 @@ def start_stack(options: StackOptions) -> Stack:
     return stack
 
 
-def _seed_demo(prefix: str) -> None:
+def seed_demo(prefix: str) -> None:
     """Demo markets and a market maker quoting both sides of every book (idempotent)."""
     if not _module_exists("services.orders.demo"):
         return
@@ -187,23 +187,7 @@ def _start_service(
         "TRADESTACK_SERVICE_NAME": service.name,
         "TRADESTACK_PORT": str(port),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        service.app,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--timeout-graceful-shutdown",
-        "5",
-    ]
+    command = uvicorn_command(service, "127.0.0.1", port)
     process = subprocess.Popen(
         command,
         env=service_env,

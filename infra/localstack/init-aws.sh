@@ -17,6 +17,6 @@ until tradestack init-aws --prefix "$prefix"; do
 done
 
 if [ "${TRADESTACK_DEMO_MODE:-false}" = "true" ]; then
-  python -c 'import os; from services.stack import _seed_demo; _seed_demo(os.environ["TRADESTACK_RESOURCE_PREFIX"])'
+  tradestack seed-demo --prefix "$prefix"
   echo "init-aws: demo markets seeded"
 fi
