@@ -1,71 +1,13 @@
-"""The gateway: the local stand-in for API Gateway + CloudFront on port 8000.
-
-Layers, outermost first:
-- `EdgeMiddleware`: request id, CORS, security headers, access log, metrics;
-- `GatewayRouter`: `/api/...` and `/ws` to the owning service (throttled), the rest to
-- the gateway's own FastAPI app: `/api/openapi.json`, `/api/docs`, `/healthz`, `/readyz`,
-  `/metrics`, and `web/` at `/`.
-"""
+"""The gateway: the local stand-in for API Gateway + CloudFront on port 8000 (`uvicorn
+services.gateway.app:app`). How it is put together: `gateway.py`."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-from starlette.types import ASGIApp
-
-from services.common.errors import install_error_handlers
 from services.common.logging import configure_logging
-from services.common.metrics import MetricsMiddleware, metrics_endpoint
-from services.gateway.access_log import AccessLog
-from services.gateway.docs import docs_router
-from services.gateway.edge import EdgeMiddleware
-from services.gateway.health import ServiceProbe, health_router
-from services.gateway.openapi import MergedOpenApi
-from services.gateway.proxy import UpstreamProxy
-from services.gateway.routing import GatewayRouter
+from services.gateway.gateway import create_gateway
 from services.gateway.settings import GatewaySettings
-from services.gateway.static import WebAssets
-from services.gateway.throttle import Throttle
-
-
-def create_gateway(settings: GatewaySettings, access_log: AccessLog | None = None) -> ASGIApp:
-    """The gateway as one ASGI app (its lifespan closes the upstream connections)."""
-    proxy = UpstreamProxy(settings)
-    spec = MergedOpenApi(settings.service_urls, ttl_s=settings.gateway_openapi_ttl_s)
-    probe = ServiceProbe(settings.service_urls)
-    if access_log is None:
-        access_log = AccessLog(service=settings.service_name, enabled=settings.gateway_access_log)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await proxy.aclose()
-            await spec.aclose()
-            await probe.aclose()
-            access_log.flush()
-
-    site = FastAPI(
-        title="Tradestack gateway",
-        openapi_url=None,  # the gateway serves the merged document instead
-        docs_url=None,
-        redoc_url=None,
-        lifespan=lifespan,
-    )
-    install_error_handlers(site)
-    site.add_middleware(MetricsMiddleware)
-    site.include_router(docs_router(spec, settings.gateway_web_dir))
-    site.include_router(health_router(probe))
-    site.add_route("/metrics", metrics_endpoint, include_in_schema=False)
-    site.mount("/", WebAssets(settings.gateway_web_dir), name="web")
-
-    router = GatewayRouter(site, proxy, Throttle(settings), settings.service_urls)
-    return EdgeMiddleware(router, settings, access_log)
-
 
 settings = GatewaySettings()
 configure_logging(settings.service_name, settings.log_level, settings.log_format)

@@ -12,7 +12,7 @@ import pytest
 
 from services.common.local_aws import free_port
 from services.gateway.access_log import AccessLog
-from services.gateway.app import create_gateway
+from services.gateway.gateway import create_gateway
 from services.gateway.settings import REPO_ROOT, GatewaySettings
 from tests.gateway.standins import ServerThread, standin
 
