@@ -11,7 +11,8 @@ cancel and amend names an order that is really open at that point):
 Method, per workload: the book is pre-filled, then the commands run once through
 ``MatchingEngine.apply`` in chunks of 10,000. Three chunks in four are timed as a whole with
 ``perf_counter_ns`` (throughput: ops/s = their ops / their summed time; trades/s = ops/s times the
-workload's trades per op); every fourth chunk times each ``apply`` on its own for the latency
+workload's trades per op) and with ``thread_time_ns`` (ops per CPU-second, which a busy machine
+does not distort); every fourth chunk times each ``apply`` on its own for the latency
 percentiles (each sample includes 50-100 ns of timer overhead).
 Events are created as engine event objects; JSON encoding is not timed. The garbage collector
 stays enabled; after pre-fill the long-lived book is moved out of its reach with
@@ -60,6 +61,9 @@ class WorkloadResult:
     trades: int
     resting_orders: int
     price_levels: int
+    cpu_ops_per_sec: float
+    """Ops per second of this thread's CPU time: equals ops_per_sec on an idle machine, and
+    stays meaningful when other processes take the core away (wall-clock figures drop)."""
 
 
 def _price(ticks: int) -> str:
@@ -301,16 +305,17 @@ def _fresh_engine(prefill: list[Command]) -> MatchingEngine:
 
 def _measure(
     engine: MatchingEngine, commands: list[Command], advance: Callable[[int], None]
-) -> tuple[int, int, list[int], int]:
+) -> tuple[int, int, int, list[int]]:
     """Run every command once, in chunks of ``CHUNK``.
 
     Every ``SAMPLE_EVERY``-th chunk times each ``apply`` on its own (latency samples); the other
-    chunks are timed as a whole (throughput). Returns (ops in batch-timed chunks, their total
-    nanoseconds, sorted per-op nanoseconds, trades seen in the sampled chunks).
+    chunks are timed as a whole (throughput). Returns (ops in batch-timed chunks, their wall
+    nanoseconds, their CPU nanoseconds, sorted per-op wall nanoseconds).
     """
     apply = engine.apply
     clock = time.perf_counter_ns
-    batch_ops = batch_ns = trades = 0
+    cpu_clock = time.thread_time_ns
+    batch_ops = batch_ns = batch_cpu_ns = 0
     samples: list[int] = []
     record = samples.append
     for number, start in enumerate(range(0, len(commands), CHUNK)):
@@ -318,18 +323,19 @@ def _measure(
         if number % SAMPLE_EVERY == SAMPLE_EVERY - 1 or len(commands) <= CHUNK:
             for command in chunk:
                 began = clock()
-                events = apply(command)
+                apply(command)
                 record(clock() - began)
-                trades += sum(1 for event in events if event[0] == TRADE)
         else:
+            cpu_began = cpu_clock()
             began = clock()
             for command in chunk:
                 apply(command)
             batch_ns += clock() - began
+            batch_cpu_ns += cpu_clock() - cpu_began
             batch_ops += len(chunk)
         advance(len(chunk))
     samples.sort()
-    return batch_ops, batch_ns, samples, trades
+    return batch_ops, batch_ns, batch_cpu_ns, samples
 
 
 def _percentile(sorted_ns: list[int], fraction: float) -> float:
@@ -337,6 +343,13 @@ def _percentile(sorted_ns: list[int], fraction: float) -> float:
         return 0.0
     index = min(len(sorted_ns) - 1, int(fraction * len(sorted_ns)))
     return sorted_ns[index] / 1000
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def _machine() -> str:
@@ -372,10 +385,11 @@ def run_workload(
     if progress is not None and task is not None:
         progress.update(task, description=f"{name}: measuring")
     engine = _fresh_engine(prefill)
-    batch_ops, batch_ns, samples, _ = _measure(engine, commands, advance)
+    batch_ops, batch_ns, batch_cpu_ns, samples = _measure(engine, commands, advance)
     gc.unfreeze()
     if not batch_ops:  # a run too short to leave any chunk untimed per op
         batch_ops, batch_ns = len(samples), sum(samples)
+        batch_cpu_ns = batch_ns
     ops_per_sec = batch_ops / (batch_ns / 1e9)
     bids, asks = engine.book_depth(SYMBOL)
     return WorkloadResult(
@@ -389,6 +403,7 @@ def run_workload(
         trades=trades,
         resting_orders=len(engine._books[SYMBOL].orders),
         price_levels=bids + asks,
+        cpu_ops_per_sec=round(batch_ops / (max(batch_cpu_ns, 1) / 1e9)),
     )
 
 
@@ -417,26 +432,21 @@ def run_engine_bench(ops: int, seed: int, json_out: bool) -> int:
             "workloads": [asdict(result) for result in results],
             "python": python,
             "machine": _machine(),
+            "load_average": _load(),
             "seed": seed,
         }
         sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_APPEND_NEWLINE))
         sys.stdout.flush()
         return 0
     table = Table(title=f"Matching engine, {ops:,} ops per workload, seed {seed}")
-    for column in (
-        "workload",
-        "ops/s",
-        "trades/s",
-        "p50 µs",
-        "p99 µs",
-        "p99.9 µs",
-        "orders/levels",
-    ):
+    columns = ("workload", "ops/s", "ops/CPU-s", "trades/s", "p50 µs", "p99 µs", "p99.9 µs", "book")
+    for column in columns:
         table.add_column(column, justify="left" if column == "workload" else "right")
     for result in results:
         table.add_row(
             result.name,
             f"{result.ops_per_sec:,.0f}",
+            f"{result.cpu_ops_per_sec:,.0f}",
             f"{result.trades_per_sec:,.0f}",
             f"{result.p50_us:.2f}",
             f"{result.p99_us:.2f}",
@@ -447,7 +457,9 @@ def run_engine_bench(ops: int, seed: int, json_out: bool) -> int:
     out = Console() if sys.stdout.isatty() else Console(width=110)
     out.print(table)
     out.print(
-        f"{python} on {_machine()}. Throughput: batch-timed apply(dict) chunks; latency: "
-        "perf_counter_ns around each apply in every 4th chunk. Events built, JSON not timed."
+        f"{python} on {_machine()}, load average {_load()}. Throughput: batch-timed "
+        "apply(dict) chunks (ops/s by wall clock, ops/CPU-s by this thread's CPU time); latency: "
+        "perf_counter_ns around each apply in every 4th chunk. Events built, JSON not timed. "
+        "Book: resting orders/levels at the end."
     )
     return 0
