@@ -60,3 +60,16 @@ tools: $(TOOLS_STAMP)
 	fi
 
 test: tools
+
+# Browser tests (tests/web) drive Debian's chromium with Playwright (never `playwright install`);
+# without chromium they are skipped and say why.
+.PHONY: browser
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "browser: could not install chromium: the web tests will be skipped"; \
+	else echo "browser: no /usr/bin/chromium and no apt as root: the web tests will be skipped"; fi
+
+test: browser
