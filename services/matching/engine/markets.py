@@ -151,7 +151,7 @@ def _positive_size(text: str, name: str) -> tuple[int, int]:
     return parsed
 
 
-CACHE_SIZE = 4096
+CACHE_SIZE = 16_384
 """Most parsed strings a market remembers per kind before it starts over."""
 
 
