@@ -116,7 +116,7 @@ class Venue:
             "/api/orders", params={"wait": "accepted"}, json=order, headers=headers
         )
         response.raise_for_status()
-        return response.json()["order"]  # type: ignore[no-any-return]
+        return response.json()["order"]
 
 
 @pytest.fixture(scope="session")

@@ -356,12 +356,46 @@ def test_narrow_window_is_one_column(open_screen: Any, venue: Venue) -> None:
     for name, box in boxes.items():
         assert box is not None, name
         assert box["x"] == 0 and box["width"] == pytest.approx(390, abs=1), (name, box)
-    order = sorted(boxes, key=lambda n: boxes[n]["y"])  # type: ignore[index]
+    order = sorted(boxes, key=lambda n: boxes[n]["y"])
     assert order == ["chart", "trade", "book", "tape", "account"]
     for upper, lower in itertools.pairwise(order):
-        bottom = boxes[upper]["y"] + boxes[upper]["height"]  # type: ignore[index]
-        assert boxes[lower]["y"] >= bottom - 1, f"{lower} overlaps {upper}"  # type: ignore[index]
+        bottom = boxes[upper]["y"] + boxes[upper]["height"]
+        assert boxes[lower]["y"] >= bottom - 1, f"{lower} overlaps {upper}"
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     expect(page.locator("#ladder .level.bids").first).not_to_have_class("level bids empty")
     page.screenshot(path=str(ARTIFACTS / "trading-screen-narrow.png"), full_page=True)
     assert_clean(screen)
+
+
+def test_decimal_checks_are_exact(open_screen: Any, venue: Venue) -> None:
+    """The ticket's arithmetic (web/js/decimal.js) on values where floats go wrong."""
+    page = open_screen().page
+    results = page.evaluate(
+        """async () => {
+          const d = await import("/js/decimal.js");
+          return {
+            tenth: d.isMultiple("0.3", "0.1"),            // 0.3 % 0.1 !== 0 with floats
+            offTick: d.isMultiple("60000.005", "0.01"),
+            bigLot: d.isMultiple("123456789012.3456", "0.0001"),
+            tenths: d.add("0.1", "0.2"),                   // 0.30000000000000004 with floats
+            product: d.mul("0.1", "0.2"),
+            notional: d.compare(d.mul("1.01", "0.99"), "1"),
+            difference: d.sub("60025.00", "59975.50"),
+            sum: d.add("0.0500", "0.05"),
+            plain: ["1e3", "-1", "1.", " 1", "1,5", "0.5"].map(d.isPlain),
+            tidy: d.normalizeInput(" .5 "),
+          };
+        }"""
+    )
+    assert results == {
+        "tenth": True,
+        "offTick": False,
+        "bigLot": True,
+        "tenths": "0.3",
+        "product": "0.02",
+        "notional": -1,
+        "difference": "49.50",
+        "sum": "0.1000",
+        "plain": [False, False, False, False, False, True],
+        "tidy": "0.5",
+    }
