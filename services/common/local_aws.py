@@ -30,10 +30,11 @@ def local_aws_environment(endpoint: str) -> dict[str, str]:
 
 
 def start_moto_server(port: int, *, log_path: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start `moto_server` on 127.0.0.1:port and wait until it answers."""
+    """Start moto's server (with the fixes of `services.common.moto_server`) on 127.0.0.1:port
+    and wait until it answers."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "services.common.moto_server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=out,
         stderr=subprocess.STDOUT,
         env={**os.environ, **LOCAL_CREDENTIALS},
