@@ -54,10 +54,7 @@ function selectMarket(symbol) {
   state.history += 1;
   const book = new BookSync(symbol, () => socket.resubscribe(`book:${symbol}`));
   book.addEventListener("change", () => {
-    if (book !== state.book) return;
-    ladder.render();
-    orderForm.setBest(book.best("bids"), book.best("asks"));
-    renderBookState();
+    if (book === state.book) renderBookSoon();
   });
   state.book = book;
   tabs.select(symbol);
@@ -73,6 +70,19 @@ function selectMarket(symbol) {
   if (location.hash.slice(1) !== symbol) history.replaceState(null, "", `#${symbol}`);
   socket.subscribe(channelsOf(symbol));
   loadHistory();
+}
+
+let bookFrame = 0;
+/** Draw the ladder at most once a frame, however many diffs arrive. */
+function renderBookSoon() {
+  if (bookFrame) return;
+  bookFrame = requestAnimationFrame(() => {
+    bookFrame = 0;
+    const book = state.book;
+    ladder.render();
+    orderForm.setBest(book.best("bids"), book.best("asks"));
+    renderBookState();
+  });
 }
 
 function assets() {

@@ -9,7 +9,7 @@
 //   otherwise         -> set each level's new total ("0" removes it), seq = last_seq
 // A dropped connection also drops the book; the reconnect resubscribes and a snapshot follows.
 
-import { add, approx, group, isZero, priceOrder, sub } from "./decimal.js";
+import { add, approx, group, isZero, parse, sub } from "./decimal.js";
 import { el } from "./dom.js";
 
 export class BookSync extends EventTarget {
@@ -18,8 +18,9 @@ export class BookSync extends EventTarget {
     this.symbol = symbol;
     this.requestSnapshot = requestSnapshot;
     this.seq = null;
-    this.bids = new Map();
+    this.bids = new Map(); // price -> qty, as the server writes them
     this.asks = new Map();
+    this.order = { bids: null, asks: null }; // sorted prices, rebuilt only when a level comes or goes
     this.resyncs = 0;
     this.gaps = 0;
   }
@@ -32,6 +33,7 @@ export class BookSync extends EventTarget {
     if (msg.type === "snapshot") {
       this.bids = new Map(msg.bids);
       this.asks = new Map(msg.asks);
+      this.order = { bids: null, asks: null };
       this.seq = msg.seq;
       this.changed();
     } else if (msg.type === "diff") {
@@ -41,8 +43,8 @@ export class BookSync extends EventTarget {
         this.resync();
         return;
       }
-      apply(this.bids, msg.bids);
-      apply(this.asks, msg.asks);
+      if (apply(this.bids, msg.bids)) this.order.bids = null;
+      if (apply(this.asks, msg.asks)) this.order.asks = null;
       this.seq = msg.last_seq;
       if (msg.bids.length || msg.asks.length) this.changed(msg);
     }
@@ -68,7 +70,8 @@ export class BookSync extends EventTarget {
   /** Best-first [price, qty] levels. */
   levels(side, count = Infinity) {
     const map = side === "bids" ? this.bids : this.asks;
-    return [...map.entries()].sort((a, b) => priceOrder(side)(a[0], b[0])).slice(0, count);
+    this.order[side] ??= sortPrices([...map.keys()], side);
+    return this.order[side].slice(0, count).map((price) => [price, map.get(price)]);
   }
 
   best(side) {
@@ -76,11 +79,30 @@ export class BookSync extends EventTarget {
   }
 }
 
+/** Set each level's new total; true if a level appeared or went (the price order changed). */
 function apply(levels, changes) {
+  let reordered = false;
   for (const [price, qty] of changes) {
-    if (isZero(qty)) levels.delete(price);
-    else levels.set(price, qty);
+    if (isZero(qty)) {
+      reordered = levels.delete(price) || reordered;
+    } else {
+      reordered = reordered || !levels.has(price);
+      levels.set(price, qty);
+    }
   }
+  return reordered;
+}
+
+/** Prices best first, compared exactly (each parsed once into a BigInt at a common scale). */
+function sortPrices(prices, side) {
+  const scale = Math.max(0, ...prices.map((p) => (p.split(".")[1] ?? "").length));
+  const keyed = prices.map((p) => {
+    const { units, scale: own } = parse(p);
+    return [units * 10n ** BigInt(scale - own), p];
+  });
+  const sign = side === "bids" ? -1 : 1;
+  keyed.sort((a, b) => (a[0] < b[0] ? -sign : a[0] > b[0] ? sign : 0));
+  return keyed.map(([, p]) => p);
 }
 
 /**

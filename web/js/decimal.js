@@ -110,8 +110,3 @@ export function group(text) {
 export function approx(text) {
   return Number(text);
 }
-
-/** Sort key comparator for price strings, best first for the given side. */
-export function priceOrder(side) {
-  return side === "bids" ? (a, b) => compare(b, a) : (a, b) => compare(a, b);
-}
