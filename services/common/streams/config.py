@@ -43,10 +43,12 @@ class LeaseConfig:
 
     @property
     def renew_every_s(self) -> float:
+        """The renewal period in effect."""
         return self.renew_interval_s if self.renew_interval_s is not None else self.duration_s / 3
 
     @property
     def margin_s(self) -> float:
+        """The safety margin in effect."""
         return self.safety_margin_s if self.safety_margin_s is not None else self.duration_s / 5
 
     def __post_init__(self) -> None:

@@ -58,6 +58,8 @@ class LeaseItem:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> LeaseItem:
+        """From a raw DynamoDB item (low-level client format)."""
+
         def s(name: str) -> str | None:
             value = item.get(name)
             return value["S"] if value and "S" in value else None
@@ -98,6 +100,7 @@ class LeaseTable:
         self.stream = stream
 
     def key(self, shard_id: str) -> dict[str, dict[str, str]]:
+        """The DynamoDB key of a shard's lease item."""
         return lease_key(self.group, self.stream, shard_id)
 
     async def list(self) -> dict[str, LeaseItem]:
@@ -156,6 +159,8 @@ class LeaseObserver:
 
 
 class LeaseState(enum.StrEnum):
+    """Where this process stands with a lease."""
+
     IDLE = "idle"
     VALID = "valid"
     UNCERTAIN = "uncertain"  # past its validity by our clock: no publishing until a renewal works

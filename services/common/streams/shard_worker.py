@@ -110,6 +110,7 @@ class ShardWorker:
 
     @property
     def shard_id(self) -> str:
+        """The shard this worker owns."""
         return self.shard.shard_id
 
     def request_stop(self) -> None:

@@ -24,6 +24,7 @@ class ShardInfo:
 
     @classmethod
     def from_description(cls, shard: dict[str, Any]) -> ShardInfo:
+        """From one entry of a ListShards response."""
         parents = tuple(
             p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p
         )
