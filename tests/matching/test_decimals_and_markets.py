@@ -81,4 +81,4 @@ def test_market_parses_prices_onto_its_tick_grid() -> None:
 def test_market_refuses_bad_terms(field: str, value: str) -> None:
     terms = {"tick_size": "0.01", "lot_size": "1", "min_notional": "0", field: value}
     with pytest.raises(ValueError):
-        Market("X", "X", "Y", **terms)
+        Market("X", "X", "Y", terms["tick_size"], terms["lot_size"], terms["min_notional"])
