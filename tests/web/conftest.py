@@ -45,6 +45,12 @@ def _skip_reason() -> str | None:
     return None
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    reason = _skip_reason()
+    if reason:
+        terminalreporter.write_line(f"web tests skipped: {reason}", yellow=True)
+
+
 @pytest.fixture(scope="session")
 def chromium_ready() -> None:
     reason = _skip_reason()

@@ -10,12 +10,18 @@ import json
 import time
 import uuid
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.web.conftest import ARTIFACTS, PASSWORD, Screen, Venue, shown
+
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is missing (pip install -e '.[dev]')"
+).expect
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, WebSocketRoute
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
