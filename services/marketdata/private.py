@@ -26,6 +26,11 @@ _SELL = "sell"
 def from_execution(event: dict[str, Any]) -> Iterator[PrivateMessage]:
     """Private messages for one `executions` event."""
     kind = event.get("type")
+    if kind == "rejected" and event.get("reason") == "duplicate_order_id":
+        # Never the user's doing (the orders API assigns ids): the engine's answer to a `new` the
+        # accounts engine sent again while replaying after a crash. The order itself is live;
+        # pushing this would tell its owner it was rejected.
+        return
     if kind in ORDER_EVENTS:
         account = event.get("account")
         if isinstance(account, str):
