@@ -75,6 +75,26 @@ class Stack:
                 running.process.wait()
         self.processes.clear()
 
+    def restart(self, name: str) -> RunningProcess:
+        """Start service `name` again (after a crash, or `kill -9` by a chaos test): a process that
+        still runs is stopped first (SIGTERM, then SIGKILL). Returns once it is started, not once
+        it is ready. The local AWS endpoint cannot be restarted: its state lives in memory."""
+        index = next((i for i, p in enumerate(self.processes) if p.name == name), None)
+        if index is None or name == "aws":
+            raise ValueError(f"no restartable process named {name!r}")
+        old = self.processes[index]
+        if old.process.poll() is None:
+            _signal_group(old.process, signal.SIGTERM)
+            try:
+                old.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                _signal_group(old.process, signal.SIGKILL)
+                old.process.wait()
+        service = next(s for s in SERVICES if s.name == name)
+        colour = _COLOURS[index % len(_COLOURS)]
+        self.processes[index] = _start_service(service, self.options, self.env, colour)
+        return self.processes[index]
+
 
 def available_services(only: Sequence[str] = ()) -> list[ServiceDef]:
     """Services whose code exists in this checkout (in topology order), optionally filtered."""
