@@ -28,19 +28,19 @@ json_values = st.recursive(
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
     ),
-    max_leaves=12,
+    max_leaves=8,
 )
 messages = st.dictionaries(st.text(max_size=10), json_values, max_size=6)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(messages, max_size=20))
+@settings(max_examples=60, deadline=None)
+@given(st.lists(messages, max_size=8))
 def test_round_trip(batch: list[dict[str, Any]]) -> None:
     assert decode_record(encode_record(batch)) == batch
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(messages, max_size=40))
+@settings(max_examples=40, deadline=None)
+@given(st.lists(messages, max_size=20))
 def test_packing_pre_encoded_messages_equals_encoding_the_batch(
     batch: list[dict[str, Any]],
 ) -> None:
