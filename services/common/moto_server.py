@@ -51,6 +51,7 @@ def patch_moto() -> None:
 
     if getattr(models.Stream, "_tradestack_patched", False):
         return
+    # Monkeypatching moto's classes is the point of this module.
     original_put = models.Stream.put_record
     original_get = models.Shard.get_records
 
@@ -64,10 +65,10 @@ def patch_moto() -> None:
         with _LOCK:
             return _get_records(original_get, self, last_sequence_id, limit)
 
-    models.Stream.put_record = put_record
-    models.Shard.get_records = get_records
-    models.Shard.get_max_sequence_number = _max_sequence_number
-    models.Stream._tradestack_patched = True
+    models.Stream.put_record = put_record  # type: ignore[method-assign]
+    models.Shard.get_records = get_records  # type: ignore[method-assign]
+    models.Shard.get_max_sequence_number = _max_sequence_number  # type: ignore[method-assign]
+    setattr(models.Stream, "_tradestack_patched", True)  # noqa: B010
 
 
 def main() -> None:
