@@ -21,11 +21,13 @@ from services.auth.schemas import (
     UserOut,
 )
 from services.auth.service import AuthService, TokenPair
-from services.common.errors import BadRequest, ValidationFailed
+from services.common.errors import BadRequest, ValidationFailed, error_responses
 from services.common.identity import CurrentUser, RequireSession
 from services.common.identity.api_keys import ApiKeyRecord
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+# Routes add what else they answer; the gateway adds 413 and 429.
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(400, 422))
+_SIGNED_IN = error_responses(401, 403, 503)
 
 
 def _service(request: Request) -> AuthService:
@@ -54,7 +56,7 @@ def _token_out(pair: TokenPair) -> TokenOut:
     )
 
 
-@router.post("/signup", status_code=201, response_model=UserOut)
+@router.post("/signup", status_code=201, response_model=UserOut, responses=error_responses(409))
 async def signup(body: Credentials, service: Service) -> UserOut:
     """Create an account (role `trader`). Errors: `invalid_email`, `weak_password`, `email_taken`."""
     user = await service.create_user(body.email, body.password)
@@ -84,7 +86,9 @@ _LOGIN_BODY: dict[str, Any] = {
 }
 
 
-@router.post("/login", response_model=TokenOut, openapi_extra=_LOGIN_BODY)
+@router.post(
+    "/login", response_model=TokenOut, openapi_extra=_LOGIN_BODY, responses=error_responses(401, 429)
+)
 async def login(request: Request, service: Service) -> TokenOut:
     """Sign in with `{"email","password"}` (JSON) or the OAuth2 password form (`username` is the
     e-mail), as `/docs` "Authorize" sends. Errors: `invalid_credentials`, `too_many_attempts`."""
@@ -115,14 +119,14 @@ async def _login_credentials(request: Request) -> Credentials:
         raise BadRequest("The form is not valid UTF-8.") from exc
 
 
-@router.post("/refresh", response_model=TokenOut)
+@router.post("/refresh", response_model=TokenOut, responses=error_responses(401))
 async def refresh(body: RefreshIn, service: Service) -> TokenOut:
     """Exchange a refresh token for new tokens; the old refresh token stops working. Reusing it
     revokes the session (`refresh_token_reused`)."""
     return _token_out(await service.refresh(body.refresh_token))
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=error_responses(401))
 async def logout(body: LogoutIn, service: Service) -> Response:
     """End the session of this refresh token (or all of the user's sessions). Access tokens
     already issued stay valid until they expire (15 minutes by default)."""
@@ -130,7 +134,7 @@ async def logout(body: LogoutIn, service: Service) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, responses=_SIGNED_IN)
 async def me(user: CurrentUser) -> MeOut:
     """Who the caller is, by bearer token or API-key signature."""
     return MeOut(
@@ -159,20 +163,20 @@ def _key_out(record: ApiKeyRecord) -> dict[str, Any]:
     }
 
 
-@router.post("/api-keys", status_code=201, response_model=ApiKeyCreatedOut)
+@router.post("/api-keys", status_code=201, response_model=ApiKeyCreatedOut, responses=_SIGNED_IN)
 async def create_api_key(body: ApiKeyIn, user: RequireSession, service: Service) -> dict[str, Any]:
     """Create an API key. The `secret` is in this response only; sign requests with it."""
     record, secret = await service.api_keys.create(user, body.label, frozenset(body.permissions))
     return {**_key_out(record), "secret": secret}
 
 
-@router.get("/api-keys", response_model=list[ApiKeyOut])
+@router.get("/api-keys", response_model=list[ApiKeyOut], responses=_SIGNED_IN)
 async def list_api_keys(user: RequireSession, service: Service) -> list[dict[str, Any]]:
     """The caller's API keys (never their secrets)."""
     return [_key_out(r) for r in await service.api_keys.list(user.user_id)]
 
 
-@router.delete("/api-keys/{key_id}", status_code=204)
+@router.delete("/api-keys/{key_id}", status_code=204, responses={**_SIGNED_IN, **error_responses(404)})
 async def delete_api_key(key_id: str, user: RequireSession, service: Service) -> Response:
     """Delete an API key; signed requests with it stop being accepted."""
     await service.api_keys.delete(user.user_id, key_id)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-import orjson
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -100,6 +101,45 @@ _STATUS_CODES = {
 }
 
 
+class ErrorDetail(BaseModel):
+    """`code` is machine-readable (e.g. `price_off_tick`); some errors add fields (`fields`,
+    `details`, `server_time_ms`, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "Bad request: malformed JSON or a parameter the service refuses",
+    401: "Not authenticated: no, invalid or expired credentials",
+    403: "Authenticated but not allowed",
+    404: "No such resource",
+    409: "Conflicts with the resource's current state",
+    413: "Request body too large",
+    422: "Validation failed: the body or a parameter does not fit the schema",
+    429: "Too many requests (see Retry-After)",
+    503: "A dependency (the local AWS endpoint, a stream) is unavailable; retry",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` declaring error answers with the error schema, for a router or route:
+    `APIRouter(responses=error_responses(400, 401, 422))`. Declaring 422 also replaces FastAPI's
+    default `HTTPValidationError`, which is not what our handlers send."""
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+
+
 def error_response(status: int, code: str, message: str, **extra: Any) -> ErrorJSONResponse:
     error: dict[str, Any] = {"code": code, "message": message}
     error.update(extra)
@@ -136,6 +176,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(_: Request, exc: StarletteHTTPException) -> ErrorJSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 400 and message == _FASTAPI_PARSE_ERROR:
+            # FastAPI's answer to a body it cannot even decode (not UTF-8, nested too deep)
+            code, message = "malformed_json", "The request body is not valid JSON."
         response = error_response(exc.status_code, code, message)
         if exc.headers:
             response.headers.update(exc.headers)

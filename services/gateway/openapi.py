@@ -60,6 +60,8 @@ def merge_openapi(
                     if operation_id in operation_ids:
                         operation["operationId"] = f"{service}_{operation_id}"
                     operation_ids.add(operation["operationId"])
+            for operation in _operations(item):
+                _add_gateway_responses(operation)
             paths[path] = item
         for section, items in part["components"].items():
             components.setdefault(section, {}).update(items)
@@ -216,6 +218,37 @@ def _references(value: Any) -> Iterator[ComponentKey]:
     elif isinstance(value, list):
         for item in value:
             yield from _references(item)
+
+
+# What the gateway itself may answer on any forwarded operation, in the API's error shape
+# (docs/gateway.md), so the document tells clients (and schemathesis) the truth. 502/504 are
+# left out: the document describes a healthy venue, and a 5xx is a failure either way.
+_ERROR_SCHEMA: Json = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+def _add_gateway_responses(operation: Json) -> None:
+    responses = operation.setdefault("responses", {})
+    answers = {"429": "Throttled by the gateway (see Retry-After)"}
+    if "requestBody" in operation:
+        answers["413"] = "Request body over the gateway's limit"
+    for status, description in answers.items():
+        responses.setdefault(
+            status,
+            {
+                "description": description,
+                "content": {"application/json": {"schema": copy.deepcopy(_ERROR_SCHEMA)}},
+            },
+        )
 
 
 def _operations(path_item: Json) -> Iterator[Json]:

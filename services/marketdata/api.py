@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from services.common.errors import BadRequest, NotFound
+from services.common.errors import BadRequest, NotFound, error_responses
 from services.marketdata.schemas import (
     BookOut,
     CandlesOut,
@@ -18,7 +18,7 @@ from services.marketdata.schemas import (
 )
 from services.marketdata.service import MarketDataService
 
-router = APIRouter(tags=["market data"])
+router = APIRouter(tags=["market data"], responses=error_responses(422))
 
 
 def get_service(request: Request) -> MarketDataService:
@@ -36,7 +36,7 @@ async def list_markets(service: Service) -> dict[str, object]:
     return {"markets": await service.markets()}
 
 
-@router.get("/api/markets/{symbol}", response_model=MarketOut)
+@router.get("/api/markets/{symbol}", response_model=MarketOut, responses=error_responses(404))
 async def get_market(service: Service, symbol: Symbol) -> dict[str, object]:
     market = await service.catalog.get(symbol)
     if market is None:
@@ -44,7 +44,7 @@ async def get_market(service: Service, symbol: Symbol) -> dict[str, object]:
     return market
 
 
-@router.get("/api/markets/{symbol}/book", response_model=BookOut)
+@router.get("/api/markets/{symbol}/book", response_model=BookOut, responses=error_responses(404))
 async def get_book(
     service: Service,
     symbol: Symbol,
@@ -55,7 +55,7 @@ async def get_book(
     return {"symbol": symbol, **state.book.depth(depth)}
 
 
-@router.get("/api/markets/{symbol}/trades", response_model=TradesOut)
+@router.get("/api/markets/{symbol}/trades", response_model=TradesOut, responses=error_responses(404))
 async def get_trades(
     service: Service,
     symbol: Symbol,
@@ -68,13 +68,15 @@ async def get_trades(
     return {"symbol": symbol, "trades": newest}
 
 
-@router.get("/api/markets/{symbol}/ticker", response_model=TickerOut)
+@router.get("/api/markets/{symbol}/ticker", response_model=TickerOut, responses=error_responses(404))
 async def get_ticker(service: Service, symbol: Symbol) -> dict[str, object]:
     """The rolling 24-hour ticker."""
     return (await service.symbol_state(symbol)).ticker_wire()
 
 
-@router.get("/api/markets/{symbol}/candles", response_model=CandlesOut)
+@router.get(
+    "/api/markets/{symbol}/candles", response_model=CandlesOut, responses=error_responses(400, 404)
+)
 async def get_candles(
     service: Service,
     symbol: Symbol,

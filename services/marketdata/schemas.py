@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 
@@ -22,11 +24,16 @@ class MarketsOut(BaseModel):
     markets: list[MarketOut]
 
 
+# [price, qty]. Not `tuple[str, str]`: its `prefixItems` schema (valid OpenAPI 3.1) is rejected by
+# schemathesis 4 as an invalid response definition, so the book went untested.
+Level = Annotated[list[str], Field(min_length=2, max_length=2)]
+
+
 class BookOut(BaseModel):
     symbol: str
     seq: int = Field(description="The symbol's sequence number this book reflects.")
-    bids: list[tuple[str, str]] = Field(description="[price, qty], best (highest) first.")
-    asks: list[tuple[str, str]] = Field(description="[price, qty], best (lowest) first.")
+    bids: list[Level] = Field(description="[price, qty], best (highest) first.")
+    asks: list[Level] = Field(description="[price, qty], best (lowest) first.")
 
 
 class TradeOut(BaseModel):

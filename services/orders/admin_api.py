@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.errors import Conflict, NotFound, ValidationFailed, error_responses
 from services.common.identity import RequireAdmin
 from services.common.markets import (
     HALTED,
@@ -18,10 +18,14 @@ from services.orders.api import Service
 from services.orders.schemas import NewMarket
 from services.orders.service import now_ms
 
-router = APIRouter(prefix="/api/admin/markets", tags=["admin"])
+router = APIRouter(
+    prefix="/api/admin/markets",
+    tags=["admin"],
+    responses=error_responses(400, 401, 403, 422, 503),
+)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=error_responses(409))
 async def add_market(body: NewMarket, _admin: RequireAdmin, service: Service) -> dict[str, object]:
     """Create a market in the markets table and tell the matching engine about it."""
     try:
@@ -34,13 +38,13 @@ async def add_market(body: NewMarket, _admin: RequireAdmin, service: Service) ->
     return {"market": spec.public()}
 
 
-@router.post("/{symbol}/halt")
+@router.post("/{symbol}/halt", responses=error_responses(404))
 async def halt_market(symbol: str, _admin: RequireAdmin, service: Service) -> dict[str, object]:
     """Stop new orders and amends on a market (cancels still work)."""
     return {"market": await _set_status(service, symbol, HALTED)}
 
 
-@router.post("/{symbol}/resume")
+@router.post("/{symbol}/resume", responses=error_responses(404))
 async def resume_market(symbol: str, _admin: RequireAdmin, service: Service) -> dict[str, object]:
     """Reopen a halted market."""
     return {"market": await _set_status(service, symbol, TRADING)}

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import ORJSONResponse
 
+from services.common.errors import error_responses
 from services.common.identity import CurrentUser, RequireRead, RequireTrade
 from services.orders import queries
 from services.orders.schemas import (
@@ -21,7 +22,8 @@ from services.orders.schemas import (
 )
 from services.orders.service import OrdersService
 
-router = APIRouter(tags=["orders"])
+# Every route may answer these; routes add their own (404, 409). The gateway adds 413 and 429.
+router = APIRouter(tags=["orders"], responses=error_responses(400, 401, 403, 422, 503))
 
 
 def get_service(request: Request) -> OrdersService:
@@ -32,7 +34,9 @@ def get_service(request: Request) -> OrdersService:
 Service = Annotated[OrdersService, Depends(get_service)]
 
 
-@router.post("/api/orders", status_code=202, response_model=OrderResponse)
+@router.post(
+    "/api/orders", status_code=202, response_model=OrderResponse, responses=error_responses(409)
+)
 async def place_order(
     body: PlaceOrder,
     user: RequireTrade,
@@ -66,7 +70,7 @@ async def list_orders(
     return {"orders": orders, "cursor": next_cursor}
 
 
-@router.get("/api/orders/{order_id}", response_model=OrderResponse)
+@router.get("/api/orders/{order_id}", response_model=OrderResponse, responses=error_responses(404))
 async def get_order(order_id: str, user: RequireRead, service: Service) -> dict[str, object]:
     """One of your orders, with `freshness`: the projection may lag the engines a little."""
     item = await service.owned_order(user, order_id)
@@ -77,13 +81,13 @@ async def get_order(order_id: str, user: RequireRead, service: Service) -> dict[
     return {"order": queries.order_from_item(item), "freshness": queries.freshness(item)}
 
 
-@router.delete("/api/orders/{order_id}", status_code=202)
+@router.delete("/api/orders/{order_id}", status_code=202, responses=error_responses(404, 409))
 async def cancel_order(order_id: str, user: RequireTrade, service: Service) -> dict[str, object]:
     """Ask to cancel an order; the result shows in its status (`cancelled`)."""
     return {"order": await service.cancel(user, order_id)}
 
 
-@router.patch("/api/orders/{order_id}", status_code=202)
+@router.patch("/api/orders/{order_id}", status_code=202, responses=error_responses(404, 409))
 async def amend_order(order_id: str, body: AmendOrder, user: RequireTrade, service: Service) -> dict[str, object]:
     """Ask to change a resting order's price and/or open quantity."""
     return {"order": await service.amend(user, order_id, body)}
@@ -122,7 +126,13 @@ async def deposit(
     return {"transfer": transfer}
 
 
-@router.post("/api/balances/withdraw", status_code=202, response_model=TransferResponse, tags=["balances"])
+@router.post(
+    "/api/balances/withdraw",
+    status_code=202,
+    response_model=TransferResponse,
+    tags=["balances"],
+    responses=error_responses(409),
+)
 async def withdraw(
     body: Transfer, user: CurrentUser, service: Service, wait: bool = False
 ) -> dict[str, object]:

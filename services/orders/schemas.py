@@ -44,6 +44,15 @@ class PlaceOrder(_Strict):
     """A new order. Limit: `price` and `qty`. Market: `qty` or `quote_qty`, and optionally a
     protection `price` (the worst price it may trade at)."""
 
+    # A whole valid order: the per-field examples alone combine into an invalid one (a limit
+    # order with quote_qty), which is all Swagger UI and schemathesis would otherwise send.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"symbol": "BTC-USD", "side": "buy", "type": "limit", "price": "60000.00", "qty": "0.0010"}]
+        },
+    )
+
     symbol: str = Field(examples=["BTC-USD"], max_length=32)
     side: Side
     type: OrderType = "limit"
