@@ -28,3 +28,29 @@ def aio_session():  # type: ignore[no-untyped-def]
     import aioboto3
 
     return aioboto3.Session()
+
+
+class DynamoDBProbe:
+    """A readiness check (`create_service_app(readiness={"aws": probe})`): one DescribeTable call,
+    so a worker whose only other check is "my consumer task runs" reports 503 while the AWS
+    endpoint does not answer, instead of staying ready while every call it makes is retried.
+    The client is opened on first use; `aclose()` it at shutdown."""
+
+    def __init__(self, table_name: str) -> None:
+        from contextlib import AsyncExitStack
+
+        self.table_name = table_name
+        self._stack = AsyncExitStack()
+        self._client: object = None
+
+    async def __call__(self) -> None:
+        if self._client is None:
+            config = client_config().merge(Config(retries={"max_attempts": 1}, read_timeout=2.5))
+            self._client = await self._stack.enter_async_context(
+                aio_session().client("dynamodb", config=config)
+            )
+        await self._client.describe_table(TableName=self.table_name)  # type: ignore[attr-defined]
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+        self._client = None

@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from services.common.aws import DynamoDBProbe
 from services.common.http import create_service_app
 from services.common.logging import configure_logging
+from services.common.resources import physical_name
 from services.matching.api import router
 from services.matching.settings import MatchingSettings
 from services.matching.worker import build_consumer_group
@@ -17,6 +19,8 @@ from services.matching.worker import build_consumer_group
 settings = MatchingSettings()
 configure_logging(settings.service_name, settings.log_level, settings.log_format)
 consumer_group = build_consumer_group(settings)
+# Ready only while the AWS endpoint answers, not merely while the consumer task runs.
+aws_probe = DynamoDBProbe(physical_name(settings.resource_prefix, "leases"))
 
 
 @contextlib.asynccontextmanager
@@ -29,6 +33,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         consumer_group.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await aws_probe.aclose()
 
 
 async def consumer_group_running() -> None:
@@ -40,6 +45,6 @@ app = create_service_app(
     settings,
     title="Tradestack matching",
     routers=[router],
-    readiness={"consumer_group": consumer_group_running},
+    readiness={"consumer_group": consumer_group_running, "aws": aws_probe},
     lifespan=lifespan,
 )

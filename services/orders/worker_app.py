@@ -10,7 +10,9 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
 
+from services.common.aws import DynamoDBProbe
 from services.common.http import create_service_app
+from services.common.resources import physical_name
 from services.orders.settings import OrdersSettings
 
 
@@ -25,7 +27,9 @@ class Consumer(Protocol):
 
 
 def consumer_app(settings: OrdersSettings, consumer: Consumer, *, title: str) -> FastAPI:
-    """The app of a worker process running `consumer` for as long as the app lives."""
+    """The app of a worker process running `consumer` for as long as the app lives. Ready while
+    the consumer runs and the AWS endpoint answers (its leases table)."""
+    aws = DynamoDBProbe(physical_name(settings.resource_prefix, "leases"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,6 +40,7 @@ def consumer_app(settings: OrdersSettings, consumer: Consumer, *, title: str) ->
             consumer.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await aws.aclose()
 
     async def running() -> None:
         if not consumer.running:
@@ -48,5 +53,5 @@ def consumer_app(settings: OrdersSettings, consumer: Consumer, *, title: str) ->
         return consumer.status()
 
     return create_service_app(
-        settings, title=title, routers=[router], readiness={"consumer": running}, lifespan=lifespan
+        settings, title=title, routers=[router], readiness={"consumer": running, "aws": aws}, lifespan=lifespan
     )
