@@ -96,6 +96,47 @@ def bench_marketdata(
     raise typer.Exit(run_marketdata_bench(options, json_out=json_out))
 
 
+@bench_app.command("e2e")
+def bench_e2e(
+    duration: Annotated[float, typer.Option(help="Seconds of measured load (after the warm-up).")] = 60.0,
+    traders: Annotated[int, typer.Option(help="Signed-in bots, each with its own account and WebSocket.")] = 40,
+    rate: Annotated[float, typer.Option(help="New orders per second offered, all bots together.")] = 1100.0,
+    connections: Annotated[int, typer.Option(help="Keep-alive HTTP connections per bot.")] = 2,
+    warmup: Annotated[float, typer.Option(help="Seconds of load before the measurement starts.")] = 5.0,
+    symbols: Annotated[str, typer.Option(help="Comma-separated markets the bots trade.")] = "BTC-USD,ETH-USD",
+    seed: Annotated[int, typer.Option(help="Random seed of the order flow.")] = 1,
+    url: Annotated[
+        str | None, typer.Option(help="Gateway of a running stack (default: start one).")
+    ] = None,
+    port_offset: Annotated[
+        int | None, typer.Option(help="Port offset of the stack (to find its processes).")
+    ] = None,
+    prefix: Annotated[
+        str | None, typer.Option(help="Resource prefix of the stack (for --hops with --url).")
+    ] = None,
+    hops: Annotated[bool, typer.Option(help="Also read the streams back for per-hop latency.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """The whole venue under load through the gateway: accepted orders/s, trades/s, submit→202 and
+    submit→fill latency, projection lag, CPU per process. See docs/performance.md."""
+    from services.loadtest.bench import E2eOptions, run_e2e_bench
+
+    options = E2eOptions(
+        duration_s=duration,
+        warmup_s=warmup,
+        traders=traders,
+        rate=rate,
+        connections_per_trader=connections,
+        symbols=tuple(s.strip() for s in symbols.split(",") if s.strip()),
+        seed=seed,
+        url=url,
+        port_offset=port_offset,
+        prefix=prefix,
+        hops=hops,
+    )
+    raise typer.Exit(run_e2e_bench(options, json_out=json_out))
+
+
 @app.command()
 def up(
     only: Annotated[
@@ -220,6 +261,71 @@ def admin_rotate_signing_key() -> None:
     from services.auth.admin import rotate_signing_key
 
     raise typer.Exit(rotate_signing_key())
+
+
+@app.command()
+def chaos(
+    duration: Annotated[float, typer.Option(help="Seconds of load; the kills are spread over it.")] = 180.0,
+    bots: Annotated[int, typer.Option(help="Trading bots (each its own account and WebSocket).")] = 4,
+    rate: Annotated[float, typer.Option(help="Orders per second per bot.")] = 4.0,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(help="Kill only these, in this order (repeatable): a service name, or aws (pause)."),
+    ] = None,
+    aws_pause: Annotated[float, typer.Option(help="Seconds the local AWS endpoint stays SIGSTOPped.")] = 6.0,
+    lease_s: Annotated[
+        float | None, typer.Option(help="Shard lease duration of the workers (default: theirs, 10 s).")
+    ] = None,
+    settle: Annotated[float, typer.Option(help="Most seconds to wait for every order to end.")] = 120.0,
+    port_offset: Annotated[int, typer.Option(help="Port offset of the private venue it starts.")] = 0,
+    prefix: Annotated[str, typer.Option(help="Name prefix of its streams, tables and buckets.")] = "chaos",
+    seed: Annotated[int, typer.Option(help="Random seed of the bots.")] = 1,
+    log_dir: Annotated[Path | None, typer.Option(help="Write each process's log here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write the results as JSON here.")] = None,
+) -> None:
+    """Crash campaign: start a venue, trade on it, kill -9 each process in turn and pause the
+    local AWS endpoint, then check nothing was lost or duplicated. Exit 0 only if every check holds."""
+    from services.campaigns.chaos import DEFAULT_TARGETS, ChaosOptions, run_chaos
+
+    options = ChaosOptions(
+        duration_s=duration,
+        bots=bots,
+        rate=rate,
+        targets=tuple(target or DEFAULT_TARGETS),
+        aws_pause_s=aws_pause,
+        lease_s=lease_s,
+        settle_s=settle,
+        port_offset=port_offset,
+        prefix=prefix,
+        seed=seed,
+        log_dir=log_dir,
+        report=report,
+    )
+    raise typer.Exit(run_chaos(options))
+
+
+campaign_app = typer.Typer(help="Reliability campaigns (docs/reliability.md).", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+
+
+@campaign_app.command("bad-input")
+def campaign_bad_input(
+    url: Annotated[
+        str | None, typer.Option(help="Gateway of a running venue (default: start a private one).")
+    ] = None,
+    max_examples: Annotated[int, typer.Option(help="Generated cases per operation and phase.")] = 100,
+    port_offset: Annotated[int, typer.Option(help="Port offset of the private venue.")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Hypothesis seed (default: random).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write the results as JSON here.")] = None,
+) -> None:
+    """Bad input campaign: schemathesis against the merged OpenAPI document through the gateway,
+    anonymous and signed in. Exit 0 only if no 5xx and no answer contradicts the document."""
+    from services.campaigns.bad_input import BadInputOptions, run_bad_input
+
+    options = BadInputOptions(
+        url=url, max_examples=max_examples, port_offset=port_offset, seed=seed, report=report
+    )
+    raise typer.Exit(run_bad_input(options))
 
 
 @app.command("seed-demo")
