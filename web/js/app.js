@@ -26,7 +26,7 @@ const state = {
   interval: "1m",
   book: null,
   tickers: new Map(),
-  history: 0, // bumps on every market switch so late REST answers for the old market are dropped
+  history: 0, // bumps on every market switch, so a late REST answer for the old market is dropped
 };
 
 const ladder = new Ladder($("#ladder"), { rows: 12, onPick: (price) => orderForm.pickPrice(price) });
@@ -92,28 +92,38 @@ function assets() {
 }
 
 /** REST history for what the channels only push from now on: recent trades and candles. */
-async function loadHistory() {
-  const { symbol, interval, history: generation } = state;
-  const [trades, candles] = await Promise.allSettled([api.trades(symbol, 60), api.candles(symbol, interval, 500)]);
-  if (generation !== state.history) return;
-  if (trades.status === "fulfilled") {
-    const newest = tape.add(trades.value);
-    if (newest) ladder.setLast(newest.price, newest.side);
-    updateTitle();
-  }
-  if (candles.status === "fulfilled") chart.update(candles.value);
+function loadHistory() {
+  const { symbol, history: generation } = state;
+  api
+    .trades(symbol, 60)
+    .then((trades) => {
+      if (generation !== state.history) return;
+      const newest = tape.add(trades);
+      if (newest) ladder.setLast(newest.price, newest.side);
+      updateTitle();
+    })
+    .catch(() => {});
+  loadCandles();
+}
+
+function loadCandles() {
+  const { symbol, interval } = state;
+  api
+    .candles(symbol, interval, 500)
+    .then((candles) => {
+      if (symbol === state.symbol && interval === state.interval) chart.update(candles);
+    })
+    .catch(() => {});
 }
 
 function selectInterval(interval) {
   if (interval === state.interval) return;
   socket.unsubscribe([`candles:${state.symbol}:${state.interval}`]);
   state.interval = interval;
-  state.history += 1;
   $$("#intervals button").forEach((b) => b.classList.toggle("active", b.dataset.interval === interval));
   chart.setMarket(state.markets.get(state.symbol), interval);
   socket.subscribe([`candles:${state.symbol}:${interval}`]);
-  const generation = state.history;
-  api.candles(state.symbol, interval, 500).then((c) => generation === state.history && chart.update(c)).catch(() => {});
+  loadCandles();
 }
 
 // ---- live messages -------------------------------------------------------------------------
@@ -175,12 +185,19 @@ socket.addEventListener("open", () => {
   }
 });
 
-socket.addEventListener("status", () => renderBookState());
+socket.addEventListener("status", () => {
+  if (socket.status !== "live") state.book?.invalidate(); // shown dimmed until the next snapshot
+  renderBookState();
+});
 
+let socketRefreshAt = 0;
 socket.addEventListener("error", (event) => {
   const error = event.detail ?? {};
-  if (error.code === "invalid_token" || error.code === "token_expired") {
+  if ((error.code === "invalid_token" || error.code === "token_expired") && Date.now() - socketRefreshAt > 60_000) {
+    socketRefreshAt = Date.now(); // at most once a minute, so a token the socket keeps refusing cannot loop
     session.refresh().catch(() => {});
+  } else if (error.code === "auth_unavailable") {
+    setTimeout(() => socket.authenticate(), 3_000); // the service has no signing keys yet
   } else {
     console.warn("server:", error.code, error.message);
   }

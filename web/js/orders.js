@@ -262,6 +262,8 @@ export class OrderForm {
 }
 
 const TERMINAL = new Set(["filled", "cancelled", "expired", "rejected"]);
+const STATUS_RANK = { pending: 0, open: 1, partially_filled: 2 };
+const PROJECTION_LAG_MS = 5_000;
 
 /**
  * The user's open orders, kept from REST (on sign-in and after a reconnect), the POST answers,
@@ -286,7 +288,8 @@ export class OpenOrders extends EventTarget {
     const next = new Map();
     for (const o of rows) if (!this.finished.has(o.id)) next.set(o.id, o);
     for (const [id, o] of this.orders) {
-      if ((this.touched.get(id) ?? 0) >= started && !TERMINAL.has(o.status)) next.set(id, o);
+      // Kept if it changed lately: the projection behind REST may not have it yet.
+      if ((this.touched.get(id) ?? 0) >= started - PROJECTION_LAG_MS && !next.has(id)) next.set(id, o);
     }
     this.orders = next;
     this.changed();
@@ -304,7 +307,14 @@ export class OpenOrders extends EventTarget {
       this.finish(order.id);
       return;
     }
-    this.orders.set(order.id, { ...this.orders.get(order.id), ...order });
+    const known = this.orders.get(order.id);
+    const merged = { ...known, ...order };
+    if (known) {
+      // Answers can arrive out of order (the POST answer after the live events): never go back.
+      if ((STATUS_RANK[known.status] ?? 0) > (STATUS_RANK[order.status] ?? 0)) merged.status = known.status;
+      if (known.filled && order.filled && compare(known.filled, order.filled) > 0) merged.filled = known.filled;
+    }
+    this.orders.set(order.id, merged);
     this.touched.set(order.id, Date.now());
     this.changed();
   }
