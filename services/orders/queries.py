@@ -115,6 +115,7 @@ async def list_orders(
         cursor,
         ("pk", "sk", "account", "created"),
         order_from_item,
+        {"account": account},
     )
 
 
@@ -131,6 +132,7 @@ async def list_fills(
         cursor,
         ("pk", "sk"),
         fill_from_item,
+        {"pk": f"ACCOUNT#{account}"},
     )
 
 
@@ -176,6 +178,7 @@ async def _query_pages(
     cursor: str | None,
     key_names: tuple[str, ...],
     convert: Any,
+    cursor_must_have: dict[str, str],
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Query newest first until `limit` items pass the filter (at most MAX_PAGES reads)."""
     kwargs: dict[str, Any] = {**query, "ScanIndexForward": False, "Limit": max(limit, 25)}
@@ -183,6 +186,10 @@ async def _query_pages(
         kwargs["FilterExpression"] = filters
     start = decode_cursor(cursor)
     if start:
+        # Only a key of this query's own partition (DynamoDB refuses any other start key with a
+        # ValidationException, which would be a 500; moto does not check).
+        if set(start) != set(key_names) or any(start[k] != v for k, v in cursor_must_have.items()):
+            raise BadRequest("The cursor is not one this API returned.", code="invalid_cursor")
         kwargs["ExclusiveStartKey"] = start
     results: list[dict[str, Any]] = []
     last_item: dict[str, Any] | None = None
