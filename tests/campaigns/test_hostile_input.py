@@ -90,6 +90,10 @@ def body(**changes: Any) -> bytes:
     return json.dumps({**RESTING, **changes}).encode()
 
 
+def cursor(key: dict[str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
 def forged_token(token: str, account: str) -> str:
     """The header and signature of a real token around a payload naming another account."""
     header, payload, signature = token.split(".")
@@ -250,6 +254,37 @@ CASES: list[Case] = [
             "method": "GET",
             "url": "/api/trades",
             "params": {"cursor": base64.urlsafe_b64encode(b'{"pk":{"$ne":null}}').decode()},
+            "headers": p.a.headers,
+        },
+        400,
+        "invalid_cursor",
+    ),
+    (
+        "orders cursor forged for another account",
+        lambda p: {
+            "method": "GET",
+            "url": "/api/orders",
+            "params": {
+                "cursor": cursor(
+                    {
+                        "pk": f"ORDER#{p.b_order}",
+                        "sk": "ORDER",
+                        "account": p.b.account,
+                        "created": "0",
+                    }
+                )
+            },
+            "headers": p.a.headers,
+        },
+        400,
+        "invalid_cursor",
+    ),
+    (
+        "trades cursor of another account's fills",
+        lambda p: {
+            "method": "GET",
+            "url": "/api/trades",
+            "params": {"cursor": cursor({"pk": f"ACCOUNT#{p.b.account}", "sk": "0"})},
             "headers": p.a.headers,
         },
         400,
