@@ -293,7 +293,7 @@ class ReferenceEngine:
             price_text is None or qty_text is None or quote_text is not None
         ):
             raise Rejected("malformed_command")
-        if order_type == "market" and (qty_text is None) == (quote_text is None):
+        if order_type == "market" and qty_text is None and quote_text is None:
             raise Rejected("malformed_command")
         for text in (price_text, qty_text, quote_text):
             if text is not None and not isinstance(text, str):
@@ -307,7 +307,7 @@ class ReferenceEngine:
             qty = self._qty(market, qty_text)
             if order_type == "limit" and price is not None and price * qty < market.min_notional:
                 raise Rejected("notional_below_minimum")
-        else:
+        if quote_text is not None:  # alone, or capping the spend of a market order by qty
             quote = parse_plain(quote_text)
             if quote is None or quote == 0:
                 raise Rejected("invalid_qty")
@@ -337,8 +337,7 @@ class ReferenceEngine:
             accepted["price"] = market.fmt_price(price)
         if qty is not None:
             accepted["qty"] = market.fmt_qty(qty)
-        else:
-            assert quote is not None
+        if quote is not None:
             accepted["quote_qty"] = market.fmt_quote(quote)
         accepted["post_only"] = post_only
         accepted["stp"] = stp
@@ -412,9 +411,9 @@ class ReferenceEngine:
                 "side": side,
                 "filled": market.fmt_qty(taker.filled),
             }
-            if quote is None:
+            if qty is not None:
                 expired["remaining"] = market.fmt_qty(taker.open_qty)
-            else:
+            if quote is not None:
                 assert quote_left is not None
                 expired["remaining_quote"] = market.fmt_quote(quote_left)
             expired["reason"] = reason
@@ -586,6 +585,7 @@ class ReferenceEngine:
     ) -> tuple[str, Decimal | None]:
         """Trade the taker against the book; return why it stopped and the unspent quote."""
         m = sym.market
+        qty_limited = quote is None or taker.open_qty > 0  # a qty order, perhaps capped by quote
         while True:
             makers = self.makers_for(sym, taker.side)
             if not makers:
@@ -620,11 +620,13 @@ class ReferenceEngine:
                 if lots == 0:
                     return "quote_spent", quote
                 qty = min(maker.open_qty, lots * m.lot)
+                if qty_limited:
+                    qty = min(qty, taker.open_qty)
                 quote -= qty * maker.price
             maker.open_qty -= qty
             maker.filled += qty
             taker.filled += qty
-            if quote is None:
+            if qty_limited:
                 taker.open_qty -= qty
             self._emit(
                 out,
@@ -653,7 +655,7 @@ class ReferenceEngine:
                     account=maker.account,
                     filled=m.fmt_qty(maker.filled),
                 )
-            if (quote is None and taker.open_qty == 0) or (quote is not None and quote == 0):
+            if (qty_limited and taker.open_qty == 0) or (quote is not None and quote == 0):
                 return "done", quote
 
     def levels(self, sym: RefSymbol) -> tuple[list[list[str]], list[list[str]]]:

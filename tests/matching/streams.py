@@ -119,9 +119,10 @@ def commands(draw: st.DrawFn) -> dict[str, Any]:
             if tif in ("GTC", None) and draw(st.integers(0, 5)) == 0:
                 command["post_only"] = True
         else:
-            if draw(st.booleans()):
+            sizing = draw(st.sampled_from(["qty", "qty", "quote", "quote", "both"]))
+            if sizing in ("qty", "both"):
                 command["qty"] = qty()
-            else:
+            if sizing in ("quote", "both"):
                 command["quote_qty"] = draw(st.sampled_from(QUOTES[symbol] * 3 + BAD_QUOTES))
             if draw(st.integers(0, 2)) == 0:
                 command["price"] = price()

@@ -140,7 +140,6 @@ MALFORMED: dict[str, Any] = {
     "post_only on a market order": {**MARKET_BUY, "post_only": True},
     "limit without price": {**LIMIT, "price": None},
     "limit with quote_qty": {**LIMIT, "quote_qty": "10"},
-    "market with qty and quote_qty": {**MARKET_BUY, "quote_qty": "10"},
     "market with neither qty nor quote_qty": {**MARKET_BUY, "qty": None},
     "price as a number": {**LIMIT, "price": 100},
     "qty as a number": {**LIMIT, "qty": 1.0},

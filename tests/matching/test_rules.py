@@ -174,6 +174,37 @@ def test_market_sell_by_quote_qty_sells_lots_worth_the_amount(venue: Venue) -> N
     assert trades(events) == [("b", "m", "100.00", "0.1000")]
 
 
+def test_market_order_with_qty_and_quote_cap_stops_at_the_quantity(venue: Venue) -> None:
+    venue.sell("s1", "100", "1", account="bob")
+    venue.sell("s2", "200", "1", account="bob")
+    events = venue.buy("m", None, "1.5", type="market", quote_qty="1000")
+    assert trades(events) == [("s1", "m", "100.00", "1.0000"), ("s2", "m", "200.00", "0.5000")]
+    assert events[0]["qty"] == "1.5000" and events[0]["quote_qty"] == "1000.000000"
+    assert kinds(events)[-1] == "filled"
+    assert events[-1]["filled"] == "1.5000"
+
+
+def test_market_order_with_qty_and_quote_cap_stops_at_the_cap(venue: Venue) -> None:
+    venue.sell("s1", "100", "1", account="bob")
+    venue.sell("s2", "200", "1", account="bob")
+    # The cap of 150.01 buys 1 at 100, then 0.25 at 200 (50): 1.25 of the 2 asked for.
+    events = venue.buy("m", None, "2", type="market", quote_qty="150.01")
+    assert trades(events) == [("s1", "m", "100.00", "1.0000"), ("s2", "m", "200.00", "0.2500")]
+    assert kinds(events)[-1] == "expired:quote_remainder"
+    assert events[-1]["remaining"] == "0.7500"
+    assert events[-1]["remaining_quote"] == "0.010000"
+
+
+def test_market_order_with_both_limits_is_filled_when_either_is_reached_exactly(
+    venue: Venue,
+) -> None:
+    venue.buy("b", "100", "2", account="bob")
+    # A sell for 50 of quote, capped at 10 of base (what the seller holds): 0.5 sold.
+    events = venue.sell("m", None, "10", type="market", quote_qty="50")
+    assert trades(events) == [("b", "m", "100.00", "0.5000")]
+    assert kinds(events)[-1] == "filled"
+
+
 def test_post_only_order_that_does_not_cross_rests(venue: Venue) -> None:
     venue.sell("s", "101", "1", account="bob")
     events = venue.buy("p", "100", "1", post_only=True)
@@ -240,6 +271,25 @@ def test_cancel_is_allowed_on_a_halted_market(venue: Venue) -> None:
     venue.buy("b", "100", "1")
     venue.send({"op": "market", "symbol": "BTC-USD", "status": "halted"})
     assert kinds(venue.cancel("b")) == ["cancelled:user"]
+
+
+def test_repeated_amend_request_id_is_applied_once(venue: Venue) -> None:
+    venue.buy("b", "100", "3")
+    assert kinds(venue.amend("b", qty="2", request_id="r1")) == ["amended", "rested"]
+    venue.sell("s", "100", "1", account="bob")  # fills 1 of the 2 open
+    # The same amend again (a replay upstream) must not reset the open quantity to 2.
+    assert venue.amend("b", qty="2", request_id="r1") == []
+    assert venue.book() == ([("100.00", "1.0000")], [])
+    assert kinds(venue.amend("b", qty="2", request_id="r2")) == ["amended", "rested"]
+
+
+def test_amend_request_ids_survive_snapshot_and_restore(venue: Venue) -> None:
+    venue.buy("b", "100", "3")
+    venue.amend("b", price="99", request_id="r1")
+    restored = MatchingEngine.restore(venue.engine.snapshot())
+    command = {"op": "amend", "id": "b", "account": "alice", "symbol": "BTC-USD", "price": "99", "request_id": "r1"}
+    assert restored.apply(command) == []
+    assert restored.snapshot() == venue.engine.snapshot()
 
 
 def test_amend_lowering_qty_keeps_time_priority(venue: Venue) -> None:

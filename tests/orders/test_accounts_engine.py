@@ -152,3 +152,24 @@ def test_fees_round_up_per_order_not_per_fill() -> None:
     assert venue.balance(FEES_ACCOUNT, "USD")[0] == 303031 + 606063
     assert venue.balance("alice", "USD")[1] == 0
     assert venue.accounts.totals()["USD"] == 100 * U
+
+
+def test_market_buy_by_qty_without_price_holds_the_balance_and_releases_the_rest() -> None:
+    venue = funded()
+    venue.order("bob", "BTC-USD", "sell", price="100.00", qty="1")
+    venue.order("bob", "BTC-USD", "sell", price="110.00", qty="1")
+    order_id = venue.order("alice", "BTC-USD", "buy", "market", qty="1.5")
+    # 1 at 100 + 0.5 at 110 = 155 USD, taker fee ceil(155 * 20 bps) = 0.31 USD
+    assert venue.last_order(order_id)["status"] == "filled"
+    assert venue.balance("alice", "BTC") == (15 * U // 10, 0)
+    assert venue.balance("alice", "USD") == (100000 * U - 15531 * U // 100, 0)
+    assert venue.accounts.totals() == {"USD": 100000 * U, "BTC": 10 * U}
+
+
+def test_market_sell_by_quote_qty_sells_lots_worth_the_amount() -> None:
+    venue = funded()
+    venue.order("alice", "BTC-USD", "buy", price="100.00", qty="2")
+    order_id = venue.order("bob", "BTC-USD", "sell", "market", quote_qty="50")
+    assert venue.last_order(order_id)["status"] == "filled"
+    assert venue.balance("bob", "BTC") == (95 * U // 10, 0)
+    assert venue.accounts.totals() == {"USD": 100000 * U, "BTC": 10 * U}

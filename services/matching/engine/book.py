@@ -67,6 +67,7 @@ class Order:
 
     __slots__ = (
         "account",
+        "amend_ids",
         "filled",
         "is_buy",
         "level",
@@ -99,6 +100,9 @@ class Order:
         self.stp = stp
         self.post_only = post_only
         self.level: PriceLevel | None = None
+        # Request ids of the amends applied to this order (None until the first), so a repeated
+        # amend changes nothing; they live and die with the order.
+        self.amend_ids: dict[str, None] | None = None
 
 
 class PriceLevel:
@@ -180,7 +184,8 @@ class OrderBook:
         """Accept a new order, match it, then rest, fill or expire what is left.
 
         ``order.price`` is the limit (or a market order's protection price, or ``None``);
-        ``quote`` is a market order's quote amount, in which case ``order.open_qty`` is unused.
+        ``quote`` is a market order's quote amount: alone (``order.open_qty`` is 0), or a cap on
+        the spend of a market order by quantity (both limits bind; whichever is reached first).
         """
         market = self.market
         symbol = market.symbol
@@ -200,7 +205,7 @@ class OrderBook:
                 order_type,
                 tif,
                 order.price,
-                order.open_qty if quote is None else None,
+                order.open_qty or None,
                 quote,
                 order.post_only,
                 order.stp,
@@ -296,7 +301,7 @@ class OrderBook:
                     order.account,
                     order.side,
                     order.filled,
-                    order.open_qty if quote is None else None,
+                    order.open_qty or None,
                     quote,
                     reason,
                 )
@@ -607,8 +612,15 @@ class OrderBook:
                         break
                     if qty > maker_open:
                         qty = maker_open
-                    quote -= qty * price
-                    done = not quote
+                    if remaining:  # a qty order whose spend quote caps: both limits bind
+                        if qty > remaining:
+                            qty = remaining
+                        remaining -= qty
+                        quote -= qty * price
+                        done = not remaining or not quote  # filled when either is reached
+                    else:
+                        quote -= qty * price
+                        done = not quote
                 maker_open -= qty
                 maker.open_qty = maker_open
                 maker_filled = maker.filled + qty

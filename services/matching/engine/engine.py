@@ -32,7 +32,7 @@ from services.matching.engine.events import BOOK, MARKET, REJECTED, Event
 from services.matching.engine.markets import DEFAULT_MARKETS, Market, MarketStatus
 from services.matching.engine.reasons import RejectReason
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 MAX_NAME_LENGTH = 128
 """Longest order id or account accepted."""
 MAX_SYMBOL_LENGTH = 32
@@ -147,8 +147,8 @@ class MatchingEngine:
             if price_text is None or qty_text is None or quote_text is not None:
                 msg = "a limit order needs price and qty, and no quote_qty"
                 return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
-        elif (qty_text is None) == (quote_text is None):
-            msg = "a market order needs exactly one of qty and quote_qty"
+        elif qty_text is None and quote_text is None:
+            msg = "a market order needs qty, quote_qty, or both (then whichever binds first)"
             return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
         if (
             (price_text is not None and price_text.__class__ is not str)
@@ -179,8 +179,9 @@ class MatchingEngine:
             if is_limit and price * qty < market.min_notional_units:  # type: ignore[operator]
                 msg = f"notional is below the minimum of {market.min_notional}"
                 return self._reject_order(out, book, ts, cmd, _R.NOTIONAL_BELOW_MINIMUM, msg)
-        else:
-            quote = market.quote_units(str(quote_text))  # exactly one of qty, quote_qty
+        if quote_text is not None:
+            # A market order's quote amount: alone, or as a cap on the spend of a qty order.
+            quote = market.quote_units(str(quote_text))
             if quote < 0:
                 if quote == FINER_THAN_SCALE:
                     msg = "quote_qty is finer than tick_size * lot_size"
@@ -230,6 +231,15 @@ class MatchingEngine:
         if order.account != get("account"):
             return self._reject_order_lookup(out, book, ts, cmd, order, amend=True)
         # From here id and account are known to be valid: they match an accepted order.
+        request_id = get("request_id")
+        if request_id is not None:
+            if request_id.__class__ is not str or not 0 < len(request_id) <= MAX_NAME_LENGTH:
+                msg = f"request_id must be a non-empty string of at most {MAX_NAME_LENGTH} characters"
+                return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
+            if order.amend_ids is not None and request_id in order.amend_ids:
+                # The same amend again (a producer retry or a replay upstream): applying it
+                # twice would reset an open quantity that fills have reduced since. No events.
+                return None
         price_text = get("price")
         qty_text = get("qty")
         if (
@@ -263,6 +273,10 @@ class MatchingEngine:
         if order.post_only and book.crosses(order.is_buy, price):
             msg = "post-only order would take liquidity"
             return self._reject_order(out, book, ts, cmd, _R.POST_ONLY_WOULD_TAKE, msg)
+        if request_id is not None:
+            if order.amend_ids is None:
+                order.amend_ids = {}
+            order.amend_ids[request_id] = None
         book.amend(out, ts, order, price, qty)
         return None
 
@@ -456,7 +470,7 @@ class MatchingEngine:
 
         Deterministic: equal states give equal bytes. Per book: the market, the sequence, every
         id ever accepted (in acceptance order) and each side's levels best first, each level as
-        ``[price_ticks, [id, account, open_lots, filled_lots, stp, post_only, id, ...]]``
+        ``[price_ticks, [id, account, open_lots, filled_lots, stp, post_only, amend_ids, id, ...]]``
         (flat, in time priority: fewer objects to build and parse than a list per order).
         """
         books = []
@@ -468,7 +482,17 @@ class MatchingEngine:
                     flat: list[Any] = []
                     extend = flat.extend
                     for o in level.orders.values():
-                        extend((o.order_id, o.account, o.open_qty, o.filled, o.stp, o.post_only))
+                        extend(
+                            (
+                                o.order_id,
+                                o.account,
+                                o.open_qty,
+                                o.filled,
+                                o.stp,
+                                o.post_only,
+                                None if o.amend_ids is None else list(o.amend_ids),
+                            )
+                        )
                     levels.append([level.price, flat])
                 sides.append(levels)
             books.append(
@@ -495,16 +519,22 @@ class MatchingEngine:
             book.seen_ids = dict.fromkeys(saved["seen_ids"])
             for side, levels in ((BUY, saved["bids"]), (SELL, saved["asks"])):
                 for price, flat in levels:
-                    for at in range(0, len(flat), 6):
-                        order_id, account, open_qty, filled, stp, post_only = flat[at : at + 6]
+                    for at in range(0, len(flat), _SNAPSHOT_ORDER_FIELDS):
+                        order_id, account, open_qty, filled, stp, post_only, amend_ids = flat[
+                            at : at + _SNAPSHOT_ORDER_FIELDS
+                        ]
                         if stp not in _STPS:
                             raise ValueError(f"bad stp {stp!r} in snapshot")
-                        book.rest(
-                            Order(order_id, account, side, price, open_qty, stp, post_only, filled)
-                        )
+                        order = Order(order_id, account, side, price, open_qty, stp, post_only, filled)
+                        if amend_ids is not None:
+                            order.amend_ids = dict.fromkeys(amend_ids)
+                        book.rest(order)
             engine._books[book.market.symbol] = book
         return engine
 
+
+_SNAPSHOT_ORDER_FIELDS = 7
+"""id, account, open lots, filled lots, stp, post_only, amend request ids (or None)."""
 
 _NAME_RULE = f"id and account must be non-empty strings of at most {MAX_NAME_LENGTH} characters"
 _TS_RULE = f"ts must be an integer from 0 to {MAX_TS}"

@@ -67,7 +67,7 @@ def _accepted(event: Event) -> dict[str, Any]:
         wire["price"] = m.format_price(event[10])
     if event[11] is not None:
         wire["qty"] = m.format_qty(event[11])
-    else:
+    if event[12] is not None:
         wire["quote_qty"] = m.format_quote(event[12])
     wire["post_only"] = event[13]
     wire["stp"] = event[14]
@@ -146,7 +146,7 @@ def _expired(event: Event) -> dict[str, Any]:
     wire["filled"] = m.format_qty(event[8])
     if event[9] is not None:
         wire["remaining"] = m.format_qty(event[9])
-    else:
+    if event[10] is not None:
         wire["remaining_quote"] = m.format_quote(event[10])
     wire["reason"] = event[11].value
     return wire

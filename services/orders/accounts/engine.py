@@ -291,6 +291,10 @@ class AccountsEngine:
             command["price"] = order.terms.price(price)
         if qty is not None:
             command["qty"] = order.terms.qty(qty)
+        if isinstance(msg.get("request_id"), str):
+            # The engine applies an amend id once, so a replay of this message after a crash
+            # cannot reset an open quantity that fills have reduced since.
+            command["request_id"] = msg["request_id"]
         command["ts"] = ts
         out.append(("matching", order.symbol, command))
 
