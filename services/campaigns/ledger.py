@@ -81,6 +81,9 @@ class BotLedger:
     refused: Counter[str] = field(default_factory=Counter)  # 4xx codes of definite refusals
     ws_windows: list[Window] = field(default_factory=list)
     ws_fills: dict[tuple[str, str], WsFill] = field(default_factory=dict)
+    ws_fill_connections: dict[tuple[str, str], set[int]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
     ws_duplicates_same_connection: list[str] = field(default_factory=list)
     ws_duplicates_across_connections: int = 0
     ws_terminal: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -96,13 +99,15 @@ class BotLedger:
 
     def record_ws_fill(self, message: dict[str, Any], connection: int, now_ms: int) -> None:
         key = (str(message.get("trade_id")), str(message.get("order_id")))
-        seen = self.ws_fills.get(key)
-        if seen is not None:
-            if seen.connection == connection:
+        connections = self.ws_fill_connections[key]
+        if key in self.ws_fills:
+            if connection in connections:
                 self.ws_duplicates_same_connection.append(key[0])
             else:
                 self.ws_duplicates_across_connections += 1
+            connections.add(connection)
             return
+        connections.add(connection)
         self.ws_fills[key] = WsFill(
             trade_id=key[0],
             order_id=key[1],
