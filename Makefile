@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tradestack up
+	$(BIN)/tradestack up --demo-traders
 
 test: $(STAMP)
 	$(BIN)/pytest -q

@@ -152,6 +152,9 @@ def up(
         bool, typer.Option(help="Use the endpoint in AWS_ENDPOINT_URL instead of starting moto.")
     ] = False,
     log_dir: Annotated[Path | None, typer.Option(help="Also write each process's log here.")] = None,
+    demo_traders: Annotated[
+        bool, typer.Option(help="Two demo users keep trading, so tapes and candles move (make run).")
+    ] = False,
 ) -> None:
     """Start the whole venue locally: local AWS (moto), resources, every service. Ctrl-C stops it.
 
@@ -168,6 +171,7 @@ def up(
         demo=demo,
         external_aws=external_aws,
         log_dir=log_dir,
+        demo_traders=demo_traders,
     )
     raise typer.Exit(run_up(options))
 

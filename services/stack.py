@@ -42,6 +42,7 @@ class StackOptions:
     external_aws: bool = False
     log_dir: Path | None = None
     ready_timeout_s: float = 60.0
+    demo_traders: bool = False
 
 
 @dataclass
@@ -292,6 +293,10 @@ def print_urls(stack: Stack) -> None:
         if service.name in running:
             table.add_row(service.name, f"http://127.0.0.1:{service.port + offset}")
     table.add_row("local AWS (moto)", stack.env.get("AWS_ENDPOINT_URL", "-"))
+    if stack.options.demo_traders and "gateway" in running:
+        from services.demo_traders import DEMO_PASSWORD, DEMO_USERS
+
+        table.add_row("demo log-in", f"{DEMO_USERS[0]} / {DEMO_PASSWORD} (trading now)")
     console.print(table)
     console.print("[dim]State lives in memory: stopping the stack forgets it. Ctrl-C to stop.[/dim]")
 
@@ -306,8 +311,13 @@ def run_up(options: StackOptions) -> int:
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, _request_stop)
     stack = start_stack(options)
+    demo_stop: threading.Event | None = None
     try:
         print_urls(stack)
+        if options.demo and options.demo_traders and any(p.name == "gateway" for p in stack.processes):
+            from services.demo_traders import start_demo_traders
+
+            _, demo_stop = start_demo_traders(f"http://127.0.0.1:{8000 + options.port_offset}")
         while not stopping.is_set():
             for running in stack.processes:
                 if running.process.poll() is not None:
@@ -320,4 +330,6 @@ def run_up(options: StackOptions) -> int:
         console.print("[yellow]stopping…[/yellow]")
         return 0
     finally:
+        if demo_stop is not None:
+            demo_stop.set()
         stack.stop()
