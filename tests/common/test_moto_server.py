@@ -4,6 +4,7 @@ exactly what moto's own code returns."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import subprocess
 import sys
@@ -81,3 +82,142 @@ async def test_concurrent_writes_to_one_shard_lose_nothing(
     )["ShardIterator"]
     stored = kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
     assert len(stored) == 5800
+
+
+def _moto(speedups: bool) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "TRADESTACK_MOTO_SPEEDUPS": "true" if speedups else "false"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.common.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    wait_until_up(endpoint)
+    return process, endpoint
+
+
+def _same_calls(endpoint: str) -> list[Any]:
+    """Kinesis and DynamoDB calls of the kinds the venue makes, their parsed answers."""
+    kwargs: dict[str, Any] = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    kinesis = boto3.client("kinesis", **kwargs)
+    dynamodb = boto3.client("dynamodb", **kwargs)
+    answers: list[Any] = []
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    put = kinesis.put_records(
+        StreamName="s",
+        Records=[
+            {"Data": bytes([i, 0, 255, i]) * 9, "PartitionKey": f"k{i % 3}"} for i in range(7)
+        ],
+    )
+    answers.append({k: v for k, v in put.items() if k != "ResponseMetadata"})
+    iterator = kinesis.get_shard_iterator(
+        StreamName="s", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    for limit in (3, 10, 10):
+        got = kinesis.get_records(ShardIterator=iterator, Limit=limit)
+        iterator = got["NextShardIterator"]
+        answers.append(
+            [
+                (
+                    r["Data"],
+                    r["PartitionKey"],
+                    r["SequenceNumber"],
+                    type(r["ApproximateArrivalTimestamp"]),
+                )
+                for r in got["Records"]
+            ]
+        )
+        answers.append(got["MillisBehindLatest"] >= 0)
+    with pytest.raises(kinesis.exceptions.ResourceNotFoundException):
+        kinesis.put_records(StreamName="missing", Records=[{"Data": b"x", "PartitionKey": "k"}])
+
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "account", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_account",
+                "KeySchema": [{"AttributeName": "account", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    item = {
+        "pk": {"S": "ORDER#1"},
+        "sk": {"S": "ORDER"},
+        "account": {"S": "a1"},
+        "qty": {"S": "1.5000"},
+        "version": {"N": "3"},
+        "done": {"BOOL": False},
+        "reason": {"NULL": True},
+        "positions": {"M": {"shard-0": {"S": "42"}}},
+        "tags": {"L": [{"S": "x"}, {"N": "1"}]},
+        "names": {"SS": ["b", "a"]},
+        "raw": {"B": b"\x00\x01binary"},
+    }
+    dynamodb.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(pk)")
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(pk)")
+    dynamodb.batch_write_item(
+        RequestItems={
+            "t": [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            "pk": {"S": f"L#{i}"},
+                            "sk": {"S": f"{i:012d}"},
+                            "account": {"S": "a1"},
+                            "n": {"N": str(i)},
+                        }
+                    }
+                }
+                for i in range(25)
+            ]
+        }
+    )
+    dynamodb.update_item(
+        TableName="t",
+        Key={"pk": {"S": "ORDER#1"}, "sk": {"S": "ORDER"}},
+        UpdateExpression="SET version = :v, positions.#s = :p",
+        ConditionExpression="version = :old",
+        ExpressionAttributeNames={"#s": "shard-1"},
+        ExpressionAttributeValues={":v": {"N": "4"}, ":old": {"N": "3"}, ":p": {"S": "7"}},
+    )
+    answers.append(
+        dynamodb.get_item(TableName="t", Key={"pk": {"S": "ORDER#1"}, "sk": {"S": "ORDER"}})["Item"]
+    )
+    query = dynamodb.query(
+        TableName="t",
+        IndexName="by_account",
+        KeyConditionExpression="account = :a",
+        ExpressionAttributeValues={":a": {"S": "a1"}},
+    )
+    answers.append(sorted((i["pk"]["S"], i["sk"]["S"]) for i in query["Items"]))
+    return answers
+
+
+def test_speedups_answer_exactly_what_moto_answers() -> None:
+    plain, plain_endpoint = _moto(speedups=False)
+    fast, fast_endpoint = _moto(speedups=True)
+    try:
+        assert _same_calls(fast_endpoint) == _same_calls(plain_endpoint)
+    finally:
+        for process in (plain, fast):
+            process.kill()
+            process.wait()
