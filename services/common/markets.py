@@ -8,6 +8,7 @@ tick decimals plus lot decimals must be at most 8: then price x quantity is exac
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import asdict, dataclass, replace
@@ -211,15 +212,37 @@ class MarketCache:
         self._ttl_s = ttl_s
         self._markets: dict[str, MarketSpec] = {}
         self._loaded_at = float("-inf")
+        self._loading: asyncio.Future[dict[str, MarketSpec]] | None = None
+        self._generation = 0
 
     async def all(self) -> dict[str, MarketSpec]:
-        if time.monotonic() - self._loaded_at > self._ttl_s:
-            self._markets = {m.symbol: m for m in await list_markets(self._table)}
+        if time.monotonic() - self._loaded_at <= self._ttl_s:
+            return self._markets
+        # One Scan per expiry, shared by every request that finds the cache stale meanwhile
+        # (under load, hundreds of requests would otherwise each start their own).
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(self._load())
+            self._loading.add_done_callback(self._loaded)
+        return await asyncio.shield(self._loading)
+
+    async def _load(self) -> dict[str, MarketSpec]:
+        generation = self._generation
+        markets = {m.symbol: m for m in await list_markets(self._table)}
+        if generation == self._generation:  # not invalidated while the Scan ran
+            self._markets = markets
             self._loaded_at = time.monotonic()
-        return self._markets
+        return markets
+
+    def _loaded(self, future: asyncio.Future[dict[str, MarketSpec]]) -> None:
+        if self._loading is future:
+            self._loading = None
+        if not future.cancelled():
+            future.exception()  # retrieved here; every waiter gets it raised
 
     async def get(self, symbol: str) -> MarketSpec | None:
         return (await self.all()).get(symbol)
 
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
+        self._generation += 1
+        self._loading = None  # a Scan under way may predate the change: the next call rescans

@@ -26,7 +26,8 @@ from services.orders.service import OrdersService
 router = APIRouter(tags=["orders"], responses=error_responses(400, 401, 403, 422, 503))
 
 
-def get_service(request: Request) -> OrdersService:
+async def get_service(request: Request) -> OrdersService:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
     service: OrdersService = request.app.state.orders
     return service
 

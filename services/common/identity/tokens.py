@@ -129,13 +129,45 @@ class TrustedIssuer:
 
 
 class TokenVerifier:
-    """Verifies bearer tokens against the trusted issuers."""
+    """Verifies bearer tokens against the trusted issuers.
 
-    def __init__(self, issuers: list[TrustedIssuer], *, leeway_s: int = 30) -> None:
+    A token that verified is remembered (by its exact text) until it expires, for at most
+    `remember_s`: a client sends the same token with every request, and parsing and checking an
+    RS256 signature costs more than the rest of a small request. Access tokens are not revocable
+    (sessions end by revoking refresh tokens), so a remembered token is accepted exactly when a
+    fresh check would accept it, except that a key withdrawn from the issuer's JWKS stops
+    counting up to `remember_s` later (the JWKS itself is cached for minutes).
+    """
+
+    def __init__(
+        self,
+        issuers: list[TrustedIssuer],
+        *,
+        leeway_s: int = 30,
+        remember_s: float = 60.0,
+        remember_max: int = 10_000,
+    ) -> None:
         self._issuers = {i.issuer: i for i in issuers}
         self._leeway_s = leeway_s
+        self._remember_s = remember_s
+        self._remember_max = remember_max
+        self._verified: dict[str, tuple[float, AuthenticatedUser]] = {}
 
     async def verify(self, token: str) -> AuthenticatedUser:
+        now = time.time()
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if now < remembered[0]:
+                return remembered[1]
+            del self._verified[token]
+        user = await self._verify(token)
+        if user.expires_at is not None and self._remember_s > 0:
+            if len(self._verified) >= self._remember_max:
+                self._verified.clear()
+            self._verified[token] = (min(now + self._remember_s, user.expires_at), user)
+        return user
+
+    async def _verify(self, token: str) -> AuthenticatedUser:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.get_unverified_claims(token)
