@@ -1,9 +1,10 @@
 """The projector (port 8007): `accounts` and `executions` into the query tables, in batches.
 
 Two stream readers hand every message to a `Projection` (pure, coalescing per item); a flush loop
-writes what is pending with BatchWriteItem every `orders_projector_flush_s`, then saves the reader
-positions it had reached when it took the batch (a checkpoint after the write, so a crash replays
-and rewrites, never skips). Positions live in the leases table, item `pk = projector#<stream>`.
+writes what is pending with BatchWriteItem every `orders_projector_flush_s` (a few calls per table
+at once), then saves the reader positions it had reached when it took the batch (a checkpoint after
+the write, so a crash replays and rewrites, never skips; at most once a second). Positions live in
+the leases table, item `pk = projector#<stream>`.
 
 One projector process per stack: it holds no lease (see docs/orders.md, "Not done").
 """
@@ -28,6 +29,12 @@ from services.orders.worker_app import consumer_app
 log = logging.getLogger(__name__)
 STREAMS = ("accounts", "executions")
 MAX_PENDING = 20_000
+WRITERS_PER_TABLE = 4
+"""BatchWriteItem calls under way at once per table in a flush (items of one flush have distinct
+keys, so the order among them does not matter; flushes stay strictly one after the other)."""
+SAVE_POSITIONS_EVERY_S = 1.0
+"""Reader positions are stored at most this often (and at shutdown): a crash replays at most
+that much more, which the projection absorbs (newest version wins, immutable items are equal)."""
 
 
 class Projector:
@@ -46,6 +53,7 @@ class Projector:
         self._room = asyncio.Event()
         self._room.set()
         self._saved: dict[str, dict[str, str]] = {}
+        self._saved_at = float("-inf")
 
     def stop(self) -> None:
         self._stopping.set()
@@ -94,7 +102,7 @@ class Projector:
                 for reader in self.readers.values():
                     reader.stop()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                await self._flush(tables, leases)
+                await self._flush(tables, leases, final=True)
             finally:
                 self.running = False
                 for task in tasks:
@@ -111,7 +119,7 @@ class Projector:
 
         return handle
 
-    async def _flush(self, tables: dict[str, Any], leases: Any) -> None:
+    async def _flush(self, tables: dict[str, Any], leases: Any, *, final: bool = False) -> None:
         # Take the batch and the positions together (no await in between): every message up to
         # these positions is in this batch or an earlier one.
         positions = {name: reader.positions for name, reader in self.readers.items()}
@@ -121,14 +129,23 @@ class Projector:
         if batch:
             await asyncio.gather(*(self._write(tables[t], items) for t, items in batch.items()))
             self.items_written += sum(len(items) for items in batch.values())
-        for stream, shard_positions in positions.items():
-            if shard_positions and shard_positions != self._saved.get(stream):
-                await self._save_positions(leases, stream, shard_positions)
-                self._saved[stream] = shard_positions
+        if final or time.monotonic() - self._saved_at >= SAVE_POSITIONS_EVERY_S:
+            self._saved_at = time.monotonic()
+            for stream, shard_positions in positions.items():
+                if shard_positions and shard_positions != self._saved.get(stream):
+                    await self._save_positions(leases, stream, shard_positions)
+                    self._saved[stream] = shard_positions
         self.flushes += 1
         self.last_flush_ms = now
 
     async def _write(self, table: Any, items: list[dict[str, Any]]) -> None:
+        writers = min(WRITERS_PER_TABLE, -(-len(items) // 25))
+        if writers <= 1:
+            await self._write_group(table, items)
+        else:
+            await asyncio.gather(*(self._write_group(table, items[i::writers]) for i in range(writers)))
+
+    async def _write_group(self, table: Any, items: list[dict[str, Any]]) -> None:
         delay = 0.1
         while True:
             try:
