@@ -60,12 +60,13 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stubs = {name: stub(name) for name in UPSTREAMS}
     port = free_port()
     text = NGINX_CONF.read_text()
-    text = text.replace("/etc/nginx/mime.types", str(NGINX_MIME_TYPES))
-    text = text.replace("listen 8000;", f"listen 127.0.0.1:{port};")
-    text = text.replace("/usr/share/nginx/html", str(web))
+    # The config's own /tmp/ paths first: the paths put in below may themselves be under /tmp.
     text = text.replace("/tmp/", f"{root}/").replace(
         "access_log /dev/stdout json;", "access_log off;"
     )
+    text = text.replace("/etc/nginx/mime.types", str(NGINX_MIME_TYPES))
+    text = text.replace("listen 8000;", f"listen 127.0.0.1:{port};")
+    text = text.replace("/usr/share/nginx/html", str(web))
     for name, server in stubs.items():
         text = re.sub(
             rf"set \${name} http://[\w-]+:\d+;",
