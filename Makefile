@@ -73,3 +73,10 @@ browser:
 	else echo "browser: no /usr/bin/chromium and no apt as root: the web tests will be skipped"; fi
 
 test: browser
+
+# The whole venue under load through the gateway (docs/performance.md): accepted orders/s,
+# trades/s, submit->202 and submit->fill latency, projection catch-up, CPU per process.
+# Options pass through, e.g. `make bench-e2e ARGS="--duration 20 --json"`.
+.PHONY: bench-e2e
+bench-e2e: $(STAMP)
+	$(BIN)/tradestack bench e2e $(ARGS)

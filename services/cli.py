@@ -101,7 +101,7 @@ def bench_e2e(
     duration: Annotated[float, typer.Option(help="Seconds of measured load (after the warm-up).")] = 60.0,
     traders: Annotated[int, typer.Option(help="Signed-in bots, each with its own account and WebSocket.")] = 40,
     rate: Annotated[float, typer.Option(help="New orders per second offered, all bots together.")] = 1100.0,
-    connections: Annotated[int, typer.Option(help="Keep-alive HTTP connections per bot.")] = 2,
+    connections: Annotated[int, typer.Option(help="Keep-alive HTTP connections per bot.")] = 4,
     warmup: Annotated[float, typer.Option(help="Seconds of load before the measurement starts.")] = 5.0,
     symbols: Annotated[str, typer.Option(help="Comma-separated markets the bots trade.")] = "BTC-USD,ETH-USD",
     seed: Annotated[int, typer.Option(help="Random seed of the order flow.")] = 1,

@@ -51,7 +51,7 @@ class E2eOptions:
     traders: int = 40
     rate: float = 1100.0
     """New orders per second, all bots together (cancels and amends come on top)."""
-    connections_per_trader: int = 2
+    connections_per_trader: int = 4
     symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")
     seed: int = 1
     url: str | None = None
