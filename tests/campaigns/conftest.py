@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,30 +17,16 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.ports import free_offset as _free_offset_in
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "campaigns"
-STACK_PORTS = (8000, 8001, 8002, 8003, 8004, 8005, 8006, 8007, 4566)
 PASSWORD = "hostile test passphrase 9"
 
 
-def _ports_free(offset: int) -> bool:
-    for port in STACK_PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + offset))
-            except OSError:
-                return False
-    return True
-
-
 def free_offset() -> int:
-    """A `--port-offset` whose nine ports are all free (other stacks may run beside us)."""
-    candidates = list(range(20100, 40000, 100))
-    random.shuffle(candidates)
-    for offset in candidates:
-        if _ports_free(offset):
-            return offset
-    raise RuntimeError("no free port range for `tradestack up`")
+    """A free `--port-offset` in this folder's range."""
+    return _free_offset_in(20100, 40000)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -10,9 +10,7 @@ Screenshots and the stack's log go to `artifacts/web/` (gitignored).
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,12 +24,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.ports import free_offset
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "web"
 CHROMIUM = Path(os.environ.get("TRADESTACK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "web test passphrase 42"
-STACK_PORTS = (8000, 8001, 8002, 8003, 8004, 8005, 8006, 8007, 4566)
 VIEWPORT = {"width": 1440, "height": 900}
 
 
@@ -59,24 +58,8 @@ def chromium_ready() -> None:
         pytest.skip(reason)
 
 
-def _ports_free(offset: int) -> bool:
-    for port in STACK_PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + offset))
-            except OSError:
-                return False
-    return True
-
-
 def _free_offset() -> int:
-    """A `--port-offset` whose nine ports are all free (other stacks may run beside us)."""
-    candidates = list(range(1100, 20000, 100))
-    random.shuffle(candidates)
-    for offset in candidates:
-        if _ports_free(offset):
-            return offset
-    raise RuntimeError("no free port range for `tradestack up`")
+    return free_offset(1100, 20000)
 
 
 @dataclass
