@@ -7,6 +7,7 @@ which botocore reads itself; nothing here names a host.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from botocore.config import Config
 
@@ -23,7 +24,7 @@ def client_config(*, max_pool_connections: int = 50, read_timeout: float = 10.0)
     )
 
 
-def aio_session():  # type: ignore[no-untyped-def]
+def aio_session() -> Any:
     """An aioboto3 session; create clients with `async with session.client(..., config=...)`."""
     import aioboto3
 

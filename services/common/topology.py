@@ -70,7 +70,7 @@ def route_for(path: str) -> Route | None:
     """The route owning `path` (longest prefix on a segment boundary), or None."""
     best: Route | None = None
     for route in ROUTES:
-        if path == route.prefix or path.startswith(route.prefix + "/"):
-            if best is None or len(route.prefix) > len(best.prefix):
-                best = route
+        owns = path == route.prefix or path.startswith(route.prefix + "/")
+        if owns and (best is None or len(route.prefix) > len(best.prefix)):
+            best = route
     return best
