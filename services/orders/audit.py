@@ -20,6 +20,7 @@ from typing import Any
 from services.common.aws import client_config
 from services.common.resources import physical_name
 from services.orders.accounts.money import format_units, parse_units
+from services.orders.projection import ledger_entries
 
 
 @dataclass
@@ -86,13 +87,9 @@ def check_tables(
         if available < 0 or held < 0:
             negative.problems.append(f"{account} {asset}: available {item['available']}, held {item['held']}")
 
-    entries: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for item in ledger:
-        if str(item["pk"]).startswith("ACCOUNT#"):
-            entries[(str(item["account"]), str(item["asset"]))].append(item)
+    entries = ledger_entries(ledger)  # packed items unpacked, each entry once, in seq order
     for (account, asset), items in sorted(entries.items()):
         replay.checked += 1
-        items.sort(key=lambda i: int(i["seq"]))
         available = held = 0
         for expected_seq, entry in enumerate(items, start=1):
             if int(entry["seq"]) != expected_seq:

@@ -5,15 +5,39 @@ order's `version`, a balance's ledger `seq`), so the projection keeps only the n
 within a batch and skips items older than what it already wrote. Immutable items (ledger entries,
 fills, trades, transfer outcomes) are simply put again when a message is seen twice.
 Key layout: see `services/orders/queries.py`.
+
+Ledger entries are packed: one item per account, asset and batch, holding the batch's entries of
+that balance in seq order (`entries`, JSON text; `first_seq`, `last_seq`; sk = first seq). An
+order moves a balance about six times (hold, trade, fee, release, the fee credit), so one item per
+entry was two thirds of all the items the projector wrote. A replay after a restart may pack the
+same entries into other items (overlapping ones, or one with the same first seq but fewer
+entries, whose missing tail the replay writes in its next batch): readers take every entry once
+by seq (`ledger_entries`).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 TABLES = ("orders", "trades", "balances", "ledger")
 _MAX_REMEMBERED = 200_000
+LEDGER_ENTRIES_PER_ITEM = 400
+"""About 100 KB of entries: well under DynamoDB's 400 KB item size."""
+_ENTRY_FIELDS = (
+    "seq",
+    "id",
+    "available_delta",
+    "held_delta",
+    "available",
+    "held",
+    "cause",
+    "ref",
+    "ts",
+)
 
 
 class Projection:
@@ -23,10 +47,13 @@ class Projection:
         self.pending: dict[str, dict[tuple[str, str], dict[str, Any]]] = {t: {} for t in TABLES}
         # (table, pk, sk) -> newest version written or pending, bounded (oldest forgotten first)
         self._versions: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+        # (account, asset) -> seq -> entry: the ledger entries of this batch, packed in take()
+        self._entries: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+        self._entry_count = 0
         self.messages = 0
 
     def __len__(self) -> int:
-        return sum(len(items) for items in self.pending.values())
+        return sum(len(items) for items in self.pending.values()) + self._entry_count
 
     def take(self, projected_at: int) -> dict[str, list[dict[str, Any]]]:
         """The pending items per table (stamped with `projected_at`), leaving nothing pending."""
@@ -34,7 +61,16 @@ class Projection:
         for table, items in self.pending.items():
             if items:
                 batch[table] = [{**item, "projected_at": projected_at} for item in items.values()]
+        packed = [
+            item
+            for (account, asset), by_seq in self._entries.items()
+            for item in _packed_ledger(account, asset, by_seq, projected_at)
+        ]
+        if packed:
+            batch.setdefault("ledger", []).extend(packed)
         self.pending = {t: {} for t in TABLES}
+        self._entries = {}
+        self._entry_count = 0
         return batch
 
     # -- input -----------------------------------------------------------------------------------
@@ -99,24 +135,20 @@ class Projection:
 
     def _ledger(self, entry: dict[str, Any]) -> None:
         account, asset, seq = entry["account"], entry["asset"], int(entry["seq"])
-        self._put(
-            "ledger",
-            {
-                "pk": f"ACCOUNT#{account}#{asset}",
-                "sk": f"{seq:012d}",
-                "id": entry["id"],
-                "account": account,
-                "asset": asset,
-                "seq": seq,
-                "available_delta": entry["available_delta"],
-                "held_delta": entry["held_delta"],
-                "available": entry["available"],
-                "held": entry["held"],
-                "cause": entry["cause"],
-                "ref": entry.get("ref"),
-                "ts": entry.get("ts"),
-            },
-        )
+        by_seq = self._entries.setdefault((account, asset), {})
+        if seq not in by_seq:
+            self._entry_count += 1
+        by_seq[seq] = {
+            "seq": seq,
+            "id": entry["id"],
+            "available_delta": entry["available_delta"],
+            "held_delta": entry["held_delta"],
+            "available": entry["available"],
+            "held": entry["held"],
+            "cause": entry["cause"],
+            "ref": entry.get("ref"),
+            "ts": entry.get("ts"),
+        }
         self._put(
             "balances",
             {
@@ -153,3 +185,38 @@ class Projection:
             if len(self._versions) > _MAX_REMEMBERED:
                 self._versions.popitem(last=False)
         self.pending[table][key] = item
+
+
+def _packed_ledger(
+    account: str, asset: str, by_seq: dict[int, dict[str, Any]], projected_at: int
+) -> Iterable[dict[str, Any]]:
+    seqs = sorted(by_seq)
+    for start in range(0, len(seqs), LEDGER_ENTRIES_PER_ITEM):
+        chunk = seqs[start : start + LEDGER_ENTRIES_PER_ITEM]
+        yield {
+            "pk": f"ACCOUNT#{account}#{asset}",
+            "sk": f"{chunk[0]:012d}",
+            "account": account,
+            "asset": asset,
+            "first_seq": chunk[0],
+            "last_seq": chunk[-1],
+            "entries": orjson.dumps([by_seq[seq] for seq in chunk]).decode(),
+            "projected_at": projected_at,
+        }
+
+
+def ledger_entries(items: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every ledger entry in ledger-table items, once each, in seq order, per (account, asset):
+    packed items (`entries`) and items of a single entry (`seq`, the layout before packing)
+    alike. `TRANSFER#` items are not entries and are left out."""
+    found: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
+    for item in items:
+        if not str(item["pk"]).startswith("ACCOUNT#"):
+            continue
+        key = (str(item["account"]), str(item["asset"]))
+        if "entries" in item:
+            for entry in orjson.loads(str(item["entries"])):
+                found[key].setdefault(int(entry["seq"]), entry)
+        else:
+            found[key].setdefault(int(item["seq"]), {f: item.get(f) for f in _ENTRY_FIELDS})
+    return {key: [by_seq[seq] for seq in sorted(by_seq)] for key, by_seq in found.items()}

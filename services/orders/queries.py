@@ -9,7 +9,7 @@ Key layout (every key is a string):
 | trades | `ACCOUNT#<account>` | `<13-digit ms>#<trade id>#<maker or taker>` (own fills) |
 | trades | `SYMBOL#<symbol>` | `<20-digit seq>` (public tape) |
 | balances | `ACCOUNT#<account>` | `<asset>` |
-| ledger | `ACCOUNT#<account>#<asset>` | `<12-digit entry seq>` |
+| ledger | `ACCOUNT#<account>#<asset>` | `<12-digit first seq>`: the entries of one projector batch, packed (`entries`, see projection.py) |
 | ledger | `TRANSFER#<id>` | `TRANSFER` (a deposit's or withdrawal's outcome) |
 """
 

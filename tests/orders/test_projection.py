@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.orders.audit import check_tables
-from services.orders.projection import Projection
+from services.orders.projection import Projection, ledger_entries
 from tests.orders.venue import MemoryVenue
 
 
@@ -59,7 +59,11 @@ def test_audit_passes_on_a_consistent_projection_and_names_violations() -> None:
     batch = project(trade_scenario())
     report = check_tables(batch["orders"], batch["trades"], batch["balances"], batch["ledger"])
     assert report.ok, [c.problems for c in report.checks]
-    assert report.totals["USD"] == {"balances": 999 * 10**9, "deposits": 10**12, "withdrawals": 10**9}
+    assert report.totals["USD"] == {
+        "balances": 999 * 10**9,
+        "deposits": 10**12,
+        "withdrawals": 10**9,
+    }
 
     tampered = [dict(b) for b in batch["balances"]]
     for item in tampered:
@@ -75,7 +79,59 @@ def test_audit_passes_on_a_consistent_projection_and_names_violations() -> None:
         "ledger replays to the balances",
     }
     negative = [dict(b) for b in batch["balances"]] + [
-        {"pk": "ACCOUNT#mallory", "sk": "USD", "account": "mallory", "available": "-1.00000000", "held": "0"}
+        {
+            "pk": "ACCOUNT#mallory",
+            "sk": "USD",
+            "account": "mallory",
+            "available": "-1.00000000",
+            "held": "0",
+        }
     ]
     report = check_tables(batch["orders"], batch["trades"], negative, batch["ledger"])
     assert not next(c for c in report.checks if c.name == "no negative balance").ok
+
+
+def test_ledger_entries_are_packed_per_balance_and_read_back_once_each() -> None:
+    venue = trade_scenario()
+    batch = project(venue)
+    packed = [item for item in batch["ledger"] if item["pk"].startswith("ACCOUNT#")]
+    assert len(packed) == len({(i["account"], i["asset"]) for i in packed})  # one per balance
+    entries = ledger_entries(batch["ledger"])
+    sent = [m for m in venue.published if m.get("kind") == "ledger"]
+    assert sum(len(e) for e in entries.values()) == len(sent)
+    for (account, asset), listed in entries.items():
+        assert [e["seq"] for e in listed] == list(range(1, len(listed) + 1)), (account, asset)
+
+    # A restart replays part of the stream and packs it differently: the table (later puts
+    # replace items of the same key) still holds every entry, each read back once.
+    table = {(i["pk"], i["sk"]): i for i in batch["ledger"]}
+    messages = list(venue.published)
+    for cut in (3, len(messages) // 2):
+        replay = Projection()
+        for message in messages[:cut]:
+            replay.apply_accounts(message)
+        first = replay.take(projected_at=2)
+        for message in messages[cut:]:
+            replay.apply_accounts(message)
+        for part in (first, replay.take(projected_at=3)):
+            table.update({(i["pk"], i["sk"]): i for i in part.get("ledger", [])})
+        assert ledger_entries(table.values()) == entries
+    report = check_tables(batch["orders"], batch["trades"], batch["balances"], list(table.values()))
+    assert report.ok, [c.problems for c in report.checks]
+
+
+def test_ledger_items_of_one_entry_each_still_read() -> None:
+    """The layout before packing: one item per entry (`seq` and the entry's fields)."""
+    entries = ledger_entries(project(trade_scenario())["ledger"])
+    legacy = [
+        {
+            "pk": f"ACCOUNT#{account}#{asset}",
+            "sk": f"{e['seq']:012d}",
+            "account": account,
+            "asset": asset,
+            **e,
+        }
+        for (account, asset), listed in entries.items()
+        for e in listed
+    ]
+    assert ledger_entries(legacy) == entries
