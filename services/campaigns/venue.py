@@ -14,6 +14,7 @@ from services.campaigns.ledger import Check
 from services.common.aws import client_config
 from services.common.resources import physical_name
 from services.common.serialization import decode_record
+from services.common.streams.scan import iter_records
 from services.orders.audit import AuditReport, check_tables, scan_all
 
 # Reads of whole tables and streams from moto on a busy machine: be patient.
@@ -27,18 +28,8 @@ def read_stream(prefix: str, stream: str) -> list[dict[str, Any]]:
     kinesis = boto3.client("kinesis", config=client_config(**PATIENT))
     name = physical_name(prefix, stream)
     messages: list[dict[str, Any]] = []
-    shards = kinesis.list_shards(StreamName=name)["Shards"]
-    for shard in shards:
-        iterator = kinesis.get_shard_iterator(
-            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            for record in page["Records"]:
-                messages.extend(decode_record(record["Data"]))
-            if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
-                break
-            iterator = page.get("NextShardIterator")
+    for _shard, record in iter_records(kinesis, name):
+        messages.extend(decode_record(record["Data"]))
     return messages
 
 

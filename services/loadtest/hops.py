@@ -18,29 +18,20 @@ import boto3
 
 from services.common.resources import physical_name
 from services.common.serialization import RecordFormatError, decode_record
+from services.common.streams.scan import iter_records
 from services.loadtest.measure import LatencySummary
 from services.loadtest.traders import Tally, Trader
 
 
 def _messages(kinesis: Any, stream: str) -> Iterator[tuple[float, dict[str, Any]]]:
     """(arrival epoch seconds, message) of every message on every shard of `stream`."""
-    shards = kinesis.list_shards(StreamName=stream)["Shards"]
-    for shard in shards:
-        iterator = kinesis.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            response = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            for record in response["Records"]:
-                arrival = record["ApproximateArrivalTimestamp"].timestamp()
-                try:
-                    for message in decode_record(record["Data"]):
-                        yield arrival, message
-                except RecordFormatError:
-                    continue
-            iterator = response.get("NextShardIterator")
-            if not response["Records"] and not response.get("MillisBehindLatest"):
-                break
+    for _shard, record in iter_records(kinesis, stream):
+        arrival = record["ApproximateArrivalTimestamp"].timestamp()
+        try:
+            for message in decode_record(record["Data"]):
+                yield arrival, message
+        except RecordFormatError:
+            continue
 
 
 def hop_latencies(prefix: str, traders: list[Trader], tally: Tally) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import boto3
 from services.common.aws import client_config
 from services.common.resources import physical_name
 from services.common.serialization import decode_record, encode_record
+from services.common.streams.scan import iter_records
 
 
 def kinesis() -> Any:
@@ -72,21 +73,9 @@ def read_stream(
     client = kinesis()
     name = physical_name(prefix, stream)
     out: list[tuple[str, str, str, dict[str, Any]]] = []
-    for shard in client.list_shards(StreamName=name)["Shards"]:
-        shard_id = shard["ShardId"]
-        iterator = client.get_shard_iterator(
-            StreamName=name, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            response = client.get_records(ShardIterator=iterator, Limit=10_000)
-            for record in response["Records"]:
-                for message in decode_record(record["Data"]):
-                    out.append(
-                        (shard_id, record["SequenceNumber"], record["PartitionKey"], message)
-                    )
-            if not response["Records"]:
-                break
-            iterator = response.get("NextShardIterator")
+    for shard_id, record in iter_records(client, name):
+        for message in decode_record(record["Data"]):
+            out.append((shard_id, record["SequenceNumber"], record["PartitionKey"], message))
     return out
 
 

@@ -14,6 +14,7 @@ from services.common.aws import aio_session, client_config
 from services.common.resources import physical_name
 from services.common.serialization import decode_record
 from services.common.streams import StreamProducer
+from services.common.streams.scan import iter_records
 
 
 def put_messages(prefix: str, stream: str, keyed: Iterable[tuple[str, dict[str, Any]]]) -> None:
@@ -34,17 +35,8 @@ def read_stream(prefix: str, stream: str) -> list[dict[str, Any]]:
     kinesis = boto3.client("kinesis", config=client_config())
     name = physical_name(prefix, stream)
     messages: list[dict[str, Any]] = []
-    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
-        iterator = kinesis.get_shard_iterator(
-            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            response = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            for record in response["Records"]:
-                messages.extend(decode_record(record["Data"]))
-            if not response["Records"] and response.get("MillisBehindLatest", 0) == 0:
-                break
-            iterator = response.get("NextShardIterator")
+    for _shard, record in iter_records(kinesis, name):
+        messages.extend(decode_record(record["Data"]))
     return messages
 
 
