@@ -20,11 +20,16 @@
    bytes), check an item's size once, and drop the request log. Responses are unchanged (tests
    compare them with moto's own). `TRADESTACK_MOTO_SPEEDUPS=false` turns them off.
 
-Same command-line arguments as `python -m moto.server`. Nothing here runs against real AWS.
+4. Keep-alive. moto's werkzeug server closes every connection after one response; `main` serves
+   moto's WSGI application with `services.common.moto_http` instead (keep-alive, httptools, one
+   event loop).
+
+Command line: `-H HOST -p PORT`, as `python -m moto.server`. Nothing here runs against real AWS.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import os
@@ -163,14 +168,27 @@ def patch_speed() -> None:
     setattr(KinesisResponse, "_tradestack_fast", True)  # noqa: B010
 
 
-def main() -> None:
-    """Run moto's server with the fixes applied."""
+def main(argv: list[str] | None = None) -> None:
+    """Run moto with the fixes applied: on the keep-alive server of `services.common.moto_http`,
+    or, with `TRADESTACK_MOTO_SPEEDUPS=false`, on moto's own werkzeug server."""
     patch_moto()
-    if os.environ.get("TRADESTACK_MOTO_SPEEDUPS", "true").lower() not in ("0", "false", "no"):
-        patch_speed()
-    from moto.server import main as moto_main
+    if os.environ.get("TRADESTACK_MOTO_SPEEDUPS", "true").lower() in ("0", "false", "no"):
+        from moto.server import main as moto_main
 
-    moto_main()
+        moto_main(argv)
+        return
+    patch_speed()
+    parser = argparse.ArgumentParser(description="moto's server with Tradestack's fixes")
+    parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind")
+    parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from services.common import moto_http
+
+    app = DomainDispatcherApplication(create_backend_app)
+    moto_http.run(app, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -209,6 +209,22 @@ def _same_calls(endpoint: str) -> list[Any]:
         ExpressionAttributeValues={":a": {"S": "a1"}},
     )
     answers.append(sorted((i["pk"]["S"], i["sk"]["S"]) for i in query["Items"]))
+
+    s3 = boto3.client("s3", **kwargs)
+    s3.create_bucket(Bucket="snaps")
+    body = bytes(range(256)) * 300
+    s3.put_object(
+        Bucket="snaps", Key="a/b c+d.bin", Body=body, Metadata={"seq": "42", "under_score": "x"}
+    )
+    got = s3.get_object(Bucket="snaps", Key="a/b c+d.bin")
+    answers.append((got["Body"].read() == body, got["Metadata"], got["ContentLength"]))
+    head = s3.head_object(Bucket="snaps", Key="a/b c+d.bin")
+    answers.append((head["ContentLength"], head["Metadata"]))
+    answers.append([o["Key"] for o in s3.list_objects_v2(Bucket="snaps", Prefix="a/")["Contents"]])
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket="snaps", Key="missing")
+    s3.delete_object(Bucket="snaps", Key="a/b c+d.bin")
+    answers.append(s3.list_objects_v2(Bucket="snaps").get("KeyCount"))
     return answers
 
 
@@ -221,3 +237,37 @@ def test_speedups_answer_exactly_what_moto_answers() -> None:
         for process in (plain, fast):
             process.kill()
             process.wait()
+
+
+def test_connections_are_kept_alive_across_calls(patched_moto: str) -> None:
+    """moto's own server closes every connection; the local endpoint answers many requests,
+    pipelined ones too, on one connection, in order."""
+    import http.client
+    import json
+
+    host, port = patched_moto.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    headers = {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": "DynamoDB_20120810.ListTables",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request",
+    }
+    for _ in range(3):
+        connection.request("POST", "/", body=b"{}", headers=headers)
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.getheader("Connection") == "keep-alive"
+        assert "TableNames" in json.loads(response.read())
+    sock = connection.sock
+    assert sock is not None
+    request = (
+        b"GET /moto-api/ HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /moto-api/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    sock.sendall(request)
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    assert received.count(b"HTTP/1.1 200 OK") == 2
+    assert received.count(b"Connection: keep-alive") == 1
+    assert received.count(b"Connection: close") == 1  # and the server closed it: recv gave b""
