@@ -86,9 +86,9 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         for name, value in self._headers:
-            if name.lower() == b"expect" and value.lower() == b"100-continue":
-                if self._transport is not None:
-                    self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            expects_continue = name.lower() == b"expect" and value.lower() == b"100-continue"
+            if expects_continue and self._transport is not None:
+                self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
@@ -99,12 +99,12 @@ class _Connection(asyncio.Protocol):
         keep_alive = self._parser.should_keep_alive()
         method = self._parser.get_method().decode("latin-1")
         try:
-            response = self._respond(method)
+            status, headers, body = self._respond(method)
         except Exception:
             log.exception("moto failed to answer", extra={"url": self._url[:200]})
             response = _plain(500, b"internal error in the local AWS endpoint", keep_alive)
         else:
-            response = self._serialize(method, *response, keep_alive=keep_alive)
+            response = self._serialize(method, status, headers, body, keep_alive=keep_alive)
         self._transport.write(response)
         if not keep_alive:
             self._transport.close()
