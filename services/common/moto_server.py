@@ -13,12 +13,14 @@
    ~2-3 ms of CPU before any work (measured with py-spy under `tradestack bench e2e`): it lists
    its own package directory (a `stat` per service) to route each request, inspects the handler
    class for its methods, parses DynamoDB request bodies through the generic botocore-shape
-   parser (half the cost of a BatchWriteItem), serializes Kinesis responses through the generic
-   serializer, checks an item's size in O(attributes^2) and logs every request. The patches cache
-   the first two, build GetRecords/PutRecords responses directly, take a DynamoDB JSON body as
-   it is when it holds no binary attribute (the only type the shape parser changes: base64 to
-   bytes), check an item's size once, and drop the request log. Responses are unchanged (tests
-   compare them with moto's own). `TRADESTACK_MOTO_SPEEDUPS=false` turns them off.
+   parser (half the cost of a BatchWriteItem), serializes Kinesis and DynamoDB responses through
+   the generic shape serializer, checks an item's size in O(attributes^2) and logs every request.
+   The patches cache the first two, build GetRecords/PutRecords responses directly, take a
+   DynamoDB JSON body as it is when it holds no binary attribute (the only type the shape parser
+   changes: base64 to bytes), write the results of DynamoDB's data calls (already DynamoDB JSON)
+   with `json.dumps` when they hold nothing the serializer would change, check an item's size
+   once, and drop the request log. Responses are unchanged (tests compare them with moto's own).
+   `TRADESTACK_MOTO_SPEEDUPS=false` turns them off.
 
 4. Keep-alive. moto's werkzeug server closes every connection after one response; `main` serves
    moto's WSGI application with `services.common.moto_http` instead (keep-alive, httptools, one
@@ -37,6 +39,21 @@ import threading
 from typing import Any
 
 _LOCK = threading.RLock()
+
+_DYNAMODB_DATA_ACTIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "TransactWriteItems",
+    }
+)
+"""DynamoDB calls whose results `patch_speed` writes without moto's shape serializer."""
 
 
 def _max_sequence_number(self: Any) -> int:
@@ -158,6 +175,23 @@ def patch_speed() -> None:
         self.attrs = LimitedSizeDict()
         dict.update(self.attrs, converted)
 
+    serialize_by_shape = DynamoHandler.serialized
+
+    def serialized(self: Any, action_result: Any) -> Any:
+        # The data calls' results are already DynamoDB JSON: dump them as they are unless they
+        # hold what the shape serializer would change (bytes, None members, timestamps, ...).
+        result = action_result.result
+        if isinstance(result, dict) and self._get_action() in _DYNAMODB_DATA_ACTIONS:
+            try:
+                body = json.dumps(result)
+            except TypeError:
+                return serialize_by_shape(self, action_result)
+            if "null" not in body and "NaN" not in body and "Infinity" not in body:
+                headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
+                return 200, headers, body
+        return serialize_by_shape(self, action_result)
+
+    DynamoHandler.serialized = serialized  # type: ignore[method-assign]
     WSGIRequestHandler.log_request = no_request_log  # type: ignore[method-assign]
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
     responses.method_names_from_class = functools.cache(responses.method_names_from_class)

@@ -171,10 +171,29 @@ def _same_calls(endpoint: str) -> list[Any]:
         "names": {"SS": ["b", "a"]},
         "raw": {"B": b"\x00\x01binary"},
     }
-    dynamodb.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(pk)")
+    answers.append(
+        _without_metadata(
+            dynamodb.put_item(
+                TableName="t",
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnConsumedCapacity="TOTAL",
+            )
+        )
+    )
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
-        dynamodb.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(pk)")
-    dynamodb.batch_write_item(
+        answers.append(
+        _without_metadata(
+            dynamodb.put_item(
+                TableName="t",
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnConsumedCapacity="TOTAL",
+            )
+        )
+    )
+    batch = dynamodb.batch_write_item(
+        ReturnConsumedCapacity="INDEXES",
         RequestItems={
             "t": [
                 {
@@ -189,15 +208,23 @@ def _same_calls(endpoint: str) -> list[Any]:
                 }
                 for i in range(25)
             ]
-        }
+        },
     )
-    dynamodb.update_item(
+    answers.append(_without_metadata(batch))
+    updated = dynamodb.update_item(
         TableName="t",
         Key={"pk": {"S": "ORDER#1"}, "sk": {"S": "ORDER"}},
         UpdateExpression="SET version = :v, positions.#s = :p",
         ConditionExpression="version = :old",
         ExpressionAttributeNames={"#s": "shard-1"},
         ExpressionAttributeValues={":v": {"N": "4"}, ":old": {"N": "3"}, ":p": {"S": "7"}},
+        ReturnValues="ALL_NEW",
+    )
+    answers.append(_without_metadata(updated))
+    answers.append(
+        _without_metadata(
+            dynamodb.get_item(TableName="t", Key={"pk": {"S": "nothing"}, "sk": {"S": "here"}})
+        )
     )
     answers.append(
         dynamodb.get_item(TableName="t", Key={"pk": {"S": "ORDER#1"}, "sk": {"S": "ORDER"}})["Item"]
@@ -209,6 +236,18 @@ def _same_calls(endpoint: str) -> list[Any]:
         ExpressionAttributeValues={":a": {"S": "a1"}},
     )
     answers.append(sorted((i["pk"]["S"], i["sk"]["S"]) for i in query["Items"]))
+    answers.append(
+        _without_metadata(
+            dynamodb.query(
+                TableName="t",
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "L#3"}},
+                ReturnConsumedCapacity="TOTAL",
+            )
+        )
+    )
+    scanned = dynamodb.scan(TableName="t", Limit=5)
+    answers.append((len(scanned["Items"]), "LastEvaluatedKey" in scanned, scanned["Count"]))
 
     s3 = boto3.client("s3", **kwargs)
     s3.create_bucket(Bucket="snaps")
@@ -226,6 +265,10 @@ def _same_calls(endpoint: str) -> list[Any]:
     s3.delete_object(Bucket="snaps", Key="a/b c+d.bin")
     answers.append(s3.list_objects_v2(Bucket="snaps").get("KeyCount"))
     return answers
+
+
+def _without_metadata(response: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
 
 
 def test_speedups_answer_exactly_what_moto_answers() -> None:
