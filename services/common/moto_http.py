@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterable
@@ -98,6 +99,13 @@ class _Connection(asyncio.Protocol):
             return
         keep_alive = self._parser.should_keep_alive()
         method = self._parser.get_method().decode("latin-1")
+        if self._url == CALLS_PATH.encode():
+            body = json.dumps(CALLS).encode()
+            self._transport.write(
+                self._serialize(method, 200, [("Content-Type", "application/json")], body, keep_alive=keep_alive)
+            )
+            return
+        _count(method, self._headers)
         try:
             status, headers, body = self._respond(method)
         except Exception:
@@ -233,6 +241,24 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.write(_plain(status, message, keep_alive=False))
             self._transport.close()
+
+
+CALLS_PATH = "/_tradestack/calls"
+"""GET answers the number of calls served so far per action (`{"dynamodb:GetItem": 12, ...}`),
+for `tradestack bench e2e`'s calls-per-order figures. Not an AWS path."""
+CALLS: dict[str, int] = {}
+
+
+def _count(method: str, headers: list[tuple[bytes, bytes]]) -> None:
+    action = None
+    for name, value in headers:
+        if name.lower() == b"x-amz-target":
+            service, _, operation = value.decode("latin-1").partition(".")
+            action = f"{service.split('_', 1)[0].lower()}:{operation}"
+            break
+    if action is None:
+        action = f"other:{method}"  # S3 and moto's own API: by HTTP method
+    CALLS[action] = CALLS.get(action, 0) + 1
 
 
 def _plain(status: int, message: bytes, keep_alive: bool) -> bytes:

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from services.common.topology import LOCAL_AWS_PORT, service
-from services.loadtest.http import KeepAliveConnection
+from services.loadtest.http import HttpError, KeepAliveConnection
 from services.loadtest.measure import CpuMeter, LatencySummary, machine, stack_pids
 from services.loadtest.orderflow import FlowConfig, MarketTerms, MidPrice
 from services.loadtest.traders import OrderTrack, Tally, Trader, public_listener
@@ -195,10 +195,13 @@ async def _bench(options: E2eOptions, running: Running, console: Any) -> dict[st
     lag_samples: list[int] = []
     probe_samples: list[float] = []
     projector = KeepAliveConnection("127.0.0.1", service("projector").port + running.port_offset)
+    aws = KeepAliveConnection("127.0.0.1", LOCAL_AWS_PORT + running.port_offset)
+    aws_calls: dict[str, int] | None = None
     try:
         console.print(f"[dim]{len(traders)} traders ready; warming up[/dim]")
         await _progress(console, options.warmup_s, "warming up", tally, None)
         console.print(f"[dim]measuring for {options.duration_s:g} s[/dim]")
+        calls_before = await _aws_calls(aws)
         tally.window_start = time.monotonic()
         cpu.start()
         sampler = asyncio.create_task(_sample_projector(projector, lag_samples))
@@ -206,6 +209,7 @@ async def _bench(options: E2eOptions, running: Running, console: Any) -> dict[st
         await _progress(console, options.duration_s, "measuring", tally, tally.window_start)
         tally.window_end = time.monotonic()
         cpu.stop()
+        aws_calls = _calls_between(calls_before, await _aws_calls(aws))
         sampler.cancel()
         prober.cancel()
         stop.set()
@@ -226,6 +230,7 @@ async def _bench(options: E2eOptions, running: Running, console: Any) -> dict[st
         await asyncio.gather(*(t.close() for t in traders), return_exceptions=True)
         http.close()
         projector.close()
+        aws.close()
     hops = None
     if options.hops:
         from services.loadtest.hops import hop_latencies
@@ -243,7 +248,32 @@ async def _bench(options: E2eOptions, running: Running, console: Any) -> dict[st
         catchup,
         projector_status,
         hops,
+        aws_calls,
     )
+
+
+async def _aws_calls(aws: KeepAliveConnection) -> dict[str, int] | None:
+    """Calls served so far per action by the local AWS endpoint (None where it does not count
+    them: LocalStack, AWS, or moto with TRADESTACK_MOTO_SPEEDUPS=false)."""
+    from services.common.moto_http import CALLS_PATH
+
+    try:
+        status, body = await aws.request("GET", CALLS_PATH)
+    except (OSError, HttpError):
+        return None
+    if status != 200:
+        return None
+    try:
+        calls = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return calls if isinstance(calls, dict) else None
+
+
+def _calls_between(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, int] | None:
+    if before is None or after is None:
+        return None
+    return {action: n - before.get(action, 0) for action, n in after.items() if n > before.get(action, 0)}
 
 
 async def _markets(
@@ -427,6 +457,7 @@ def _result(
     catchup: Catchup,
     projector_status: dict[str, Any] | None,
     hops: dict[str, Any] | None,
+    aws_calls: dict[str, int] | None,
 ) -> dict[str, Any]:
     window = tally.window_end - tally.window_start
     tracks: list[OrderTrack] = [o for t in traders for o in t.orders.values() if o.in_window]
@@ -465,6 +496,12 @@ def _result(
         "cpu_ms_per_order": {
             name: round(share * window * 1000 / max(1, accepted), 3)
             for name, share in usage.items()
+        },
+        "aws_calls_per_order": None
+        if aws_calls is None
+        else {
+            action: round(n / max(1, accepted), 3)
+            for action, n in sorted(aws_calls.items(), key=lambda kv: -kv[1])
         },
         "latency_ms": {what: asdict(summary) for what, summary in acks.items()}
         | {"fill": asdict(fills)},

@@ -101,10 +101,19 @@ def print_table(result: dict[str, Any], console: Any) -> None:
     cpu = Table(title="CPU per process over the window (1.00 = one core)")
     cpu.add_column("process")
     cpu.add_column("cores", justify="right")
+    cpu.add_column("ms per order", justify="right")
     for name, share in sorted(result["cpu_cores"].items(), key=lambda kv: -kv[1]):
-        cpu.add_row(name, f"{share:.2f}")
-    cpu.add_row("[bold]total[/bold]", f"[bold]{result['cpu_cores_total']:.2f}[/bold]")
+        cpu.add_row(name, f"{share:.2f}", f"{result['cpu_ms_per_order'][name]:.2f}")
+    cpu.add_row("[bold]total[/bold]", f"[bold]{result['cpu_cores_total']:.2f}[/bold]", "")
     out.print(cpu)
+
+    if result.get("aws_calls_per_order"):
+        calls = Table(title="Calls to the local AWS endpoint per accepted order")
+        calls.add_column("action")
+        calls.add_column("calls per order", justify="right")
+        for action, per_order in result["aws_calls_per_order"].items():
+            calls.add_row(action, f"{per_order:.3f}")
+        out.print(calls)
 
     machine = result["machine"]
     out.print(
