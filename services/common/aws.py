@@ -6,16 +6,38 @@ which botocore reads itself; nothing here names a host.
 
 from __future__ import annotations
 
+import functools
 from functools import cache
 from typing import Any
 
 from botocore.config import Config
 
 
+def _memoize_user_agent_components() -> None:
+    """botocore rebuilds the User-Agent header twice per call, sanitizing each of its ~16
+    components character by character: measured, 30% of the client's CPU per call (0.36 of
+    1.2 ms for a PutRecords against the local endpoint). A component is an immutable tuple and its
+    string a pure function of it, so the strings are remembered (a few dozen distinct ones)."""
+    from botocore import useragent
+
+    component = useragent.UserAgentComponent
+    if getattr(component, "_tradestack_memoized", False):
+        return
+    component.to_string = functools.lru_cache(maxsize=1024)(component.to_string)  # type: ignore[method-assign]
+    component._tradestack_memoized = True  # type: ignore[attr-defined]
+
+
+_memoize_user_agent_components()
+
+
 @cache
 def client_config(*, max_pool_connections: int = 50, read_timeout: float = 10.0) -> Config:
-    """Retries with backoff, short timeouts (a hung call must not stall a shard worker)."""
+    """Retries with backoff, short timeouts (a hung call must not stall a shard worker), no
+    client-side parameter validation."""
     return Config(
+        # The services build their requests in code; validating each one client-side again cost
+        # ~10% of the client's CPU per call. AWS (and moto) still validate every request.
+        parameter_validation=False,
         retries={"max_attempts": 5, "mode": "standard"},
         connect_timeout=3,
         read_timeout=read_timeout,
