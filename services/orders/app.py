@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.common.aws import aio_session, client_config
 from services.common.http import create_service_app
 from services.common.identity import identity_lifespan
+from services.common.item_batcher import ItemBatcher
 from services.common.logging import configure_logging
 from services.common.markets import MarketCache
 from services.common.resources import physical_name
@@ -45,6 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             orders_stream=orders_stream,
             matching_stream=matching_stream,
             markets=MarketCache(tables["markets"], settings.orders_market_cache_s),
+            order_items=ItemBatcher(dynamodb, physical_name(prefix, "orders")),
         )
         try:
             yield

@@ -92,11 +92,6 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         raise BadRequest("The cursor is not one this API returned.", code="invalid_cursor") from exc
 
 
-async def get_order_item(orders_table: Any, order_id: str) -> dict[str, Any] | None:
-    response = await orders_table.get_item(Key=order_key(order_id))
-    return response.get("Item")
-
-
 async def list_orders(
     orders_table: Any, account: str, *, status: str, symbol: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:

@@ -22,6 +22,7 @@ from services.common.errors import (
     ValidationFailed,
 )
 from services.common.identity import AuthenticatedUser
+from services.common.item_batcher import ItemBatcher
 from services.common.markets import MarketCache, MarketSpec, decimals
 from services.common.streams import StreamProducer
 from services.orders import queries
@@ -50,6 +51,12 @@ class OrdersService:
     orders_stream: StreamProducer
     matching_stream: StreamProducer
     markets: MarketCache
+    order_items: ItemBatcher
+    """Reads of projected orders (cancel, amend, GET, idempotent retries), coalesced."""
+
+    async def order_item(self, order_id: str) -> dict[str, Any] | None:
+        """The projected order, or None if it is not (yet) projected."""
+        return await self.order_items.get(queries.order_key(order_id))
 
     # -- publishing ------------------------------------------------------------------------------
 
@@ -112,7 +119,7 @@ class OrdersService:
         claimed = response.get("Item")
         if claimed is None:  # expired between the two calls
             raise Conflict("client_order_id is being reused; retry.", code="duplicate_client_order_id")
-        original = await queries.get_order_item(self.orders_table, claimed["order_id"])
+        original = await self.order_item(claimed["order_id"])
         if original is not None:
             return queries.order_from_item(original)
         first = orjson.loads(claimed["message"])
@@ -125,7 +132,7 @@ class OrdersService:
         delay = 0.01
         item = None
         while True:
-            item = await queries.get_order_item(self.orders_table, order_id)
+            item = await self.order_item(order_id)
             if item is not None and item.get("status") != "pending":
                 return item
             if time.monotonic() >= deadline:
@@ -135,7 +142,7 @@ class OrdersService:
 
     async def owned_order(self, user: AuthenticatedUser, order_id: str) -> dict[str, Any] | None:
         """The projected order if the caller owns it; None if it is not (yet) projected."""
-        item = await queries.get_order_item(self.orders_table, order_id)
+        item = await self.order_item(order_id)
         if item is not None and item.get("account") != user.account and not user.is_admin:
             raise Forbidden("This order belongs to another account.", code="not_order_owner")
         return item
