@@ -24,7 +24,8 @@
 
 4. Keep-alive. moto's werkzeug server closes every connection after one response; `main` serves
    moto's WSGI application with `services.common.moto_http` instead (keep-alive, httptools, one
-   event loop).
+   event loop), Kinesis and DynamoDB calls going straight to moto's handlers
+   (`direct_json_dispatch`).
 
 Command line: `-H HOST -p PORT`, as `python -m moto.server`. Nothing here runs against real AWS.
 """
@@ -221,8 +222,68 @@ def main(argv: list[str] | None = None) -> None:
 
     from services.common import moto_http
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = direct_json_dispatch(DomainDispatcherApplication(create_backend_app))
     moto_http.run(app, args.host, args.port)
+
+
+def direct_json_dispatch(app: Any) -> Any:
+    """moto's WSGI `app`, with Kinesis and DynamoDB calls handed straight to moto's handlers.
+
+    Those are POSTs to `/` named by `X-Amz-Target`. moto's Flask app routes them through a
+    request context, URL matching and a werkzeug `Response` to the same handler; skipping that
+    saves ~10% of moto's CPU under `tradestack bench e2e`. The request and the answer are what
+    the Flask route builds (moto's `Request`, `convert_to_flask_response`'s error mapping, the
+    default content type and Flask-CORS's header); everything else still goes through `app`.
+    """
+    from botocore.exceptions import ClientError
+    from moto.core.request import Request
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.kinesis.responses import KinesisResponse
+    from moto.moto_api import recorder
+
+    class ServerRequest(Request):
+        from_wsgi_server = True
+
+    handlers = {
+        "DynamoDB_20120810": DynamoHandler.dispatch,
+        "Kinesis_20131202": KinesisResponse.dispatch,
+    }
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        handler = handlers.get(environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0])
+        if (
+            handler is None
+            or environ.get("REQUEST_METHOD") != "POST"
+            or environ.get("PATH_INFO") != "/"
+            or "HTTP_ORIGIN" in environ
+        ):
+            return app(environ, start_response)
+        request = ServerRequest(environ)
+        recorder._record_request(request)
+        try:
+            result = handler(request, request.raw_url, dict(request.headers))
+        except ClientError as exc:
+            result = 400, {}, exc.response["Error"]["Message"]
+        status, headers, content = result if len(result) == 3 else (200, {}, result)
+        body = content.encode() if isinstance(content, str) else bytes(content or b"")
+        header_list = [(str(name), str(value)) for name, value in headers.items()]
+        names = {name.lower() for name, _ in header_list}
+        if "content-type" not in names:
+            header_list.append(("Content-Type", "text/html; charset=utf-8"))
+        header_list.append(("Access-Control-Allow-Origin", "*"))
+        start_response(f"{int(status)} {_reason(int(status))}", header_list)
+        return [body]
+
+    return wsgi
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 if __name__ == "__main__":
