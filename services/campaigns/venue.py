@@ -16,6 +16,7 @@ from services.common.resources import physical_name
 from services.common.serialization import decode_record
 from services.common.streams.scan import iter_records
 from services.orders.audit import AuditReport, check_tables, scan_all
+from services.orders.projection import unpack
 
 # Reads of whole tables and streams from moto on a busy machine: be patient.
 PATIENT = {"read_timeout": 120.0}
@@ -59,7 +60,7 @@ def check_trades(prefix: str) -> Check:
     )
     tape: Counter[str] = Counter()
     fills: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in scan_all(table):
+    for item in map(unpack, scan_all(table)):
         if str(item["pk"]).startswith("SYMBOL#"):
             tape[str(item["id"])] += 1
         elif str(item["pk"]).startswith("ACCOUNT#"):

@@ -20,7 +20,7 @@ from typing import Any
 from services.common.aws import client_config
 from services.common.resources import physical_name
 from services.orders.accounts.money import format_units, parse_units
-from services.orders.projection import ledger_entries
+from services.orders.projection import ledger_entries, unpack
 
 
 @dataclass
@@ -123,6 +123,8 @@ def check_tables(
                 f"{format_units(total['deposits'])} - withdrawals {format_units(total['withdrawals'])}"
             )
 
+    orders = [unpack(item) for item in orders]
+    trades = [unpack(item) for item in trades]
     filled_by_order: dict[str, int] = defaultdict(int)
     for item in trades:
         if str(item["pk"]).startswith("ACCOUNT#"):

@@ -4,9 +4,9 @@ Key layout (every key is a string):
 
 | table | pk | sk |
 |---|---|---|
-| orders | `ORDER#<id>` | `ORDER` (GSI `by_account`: `account`, `created` = 13-digit ms) |
+| orders | `ORDER#<id>` | `ORDER` (GSI `by_account`: `account`, `created` = 13-digit ms; other fields packed, `projection.unpack`) |
 | orders | `CLIENT#<account>#<client_order_id>` | `CLIENT` (idempotency guard, TTL) |
-| trades | `ACCOUNT#<account>` | `<13-digit ms>#<trade id>#<maker or taker>` (own fills) |
+| trades | `ACCOUNT#<account>` | `<13-digit ms>#<trade id>#<maker or taker>` (own fills; packed like orders) |
 | trades | `SYMBOL#<symbol>` | `<20-digit seq>` (public tape) |
 | balances | `ACCOUNT#<account>` | `<asset>` |
 | ledger | `ACCOUNT#<account>#<asset>` | `<12-digit first seq>`: the entries of one projector batch, packed (`entries`, see projection.py) |
@@ -23,6 +23,7 @@ import orjson
 from boto3.dynamodb.conditions import Attr, Key
 
 from services.common.errors import BadRequest
+from services.orders.projection import unpack
 
 ORDER_FIELDS = (
     "id",
@@ -59,6 +60,7 @@ def client_key(account: str, client_order_id: str) -> dict[str, str]:
 
 
 def order_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    item = unpack(item)
     order = {name: item.get(name) for name in ORDER_FIELDS}
     order["created"] = _int(item.get("created_ms"))
     order["updated"] = _int(item.get("updated"))
@@ -66,6 +68,7 @@ def order_from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def freshness(item: dict[str, Any]) -> dict[str, int | None]:
+    item = unpack(item)
     projected_at = _int(item.get("projected_at"))
     now = int(time.time() * 1000)
     return {
@@ -132,6 +135,7 @@ async def list_fills(
 
 
 def fill_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    item = unpack(item)
     return {
         "id": item["trade_id"],
         "order_id": item["order_id"],

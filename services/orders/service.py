@@ -28,6 +28,7 @@ from services.common.streams import StreamProducer
 from services.orders import queries
 from services.orders.accounts.money import MoneyError, format_units, parse_units
 from services.orders.ids import id_time_ms, new_id
+from services.orders.projection import unpack
 from services.orders.schemas import AmendOrder, PlaceOrder, Transfer
 from services.orders.settings import OrdersSettings
 
@@ -56,7 +57,8 @@ class OrdersService:
 
     async def order_item(self, order_id: str) -> dict[str, Any] | None:
         """The projected order, or None if it is not (yet) projected."""
-        return await self.order_items.get(queries.order_key(order_id))
+        item = await self.order_items.get(queries.order_key(order_id))
+        return None if item is None else unpack(item)
 
     # -- publishing ------------------------------------------------------------------------------
 

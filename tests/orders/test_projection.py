@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.orders.audit import check_tables
-from services.orders.projection import Projection, ledger_entries
+from services.orders.projection import PACKED, Projection, ledger_entries, unpack
 from tests.orders.venue import MemoryVenue
 
 
@@ -29,7 +29,7 @@ def trade_scenario() -> MemoryVenue:
 
 def test_projection_coalesces_to_the_newest_state_of_each_item() -> None:
     batch = project(trade_scenario())
-    orders = {item["id"]: item for item in batch["orders"]}
+    orders = {item["id"]: item for item in map(unpack, batch["orders"])}
     assert len(orders) == len(batch["orders"]) == 3
     assert sorted(o["status"] for o in orders.values()) == ["filled", "filled", "partially_filled"]
     balances = {(b["account"], b["sk"]): (b["available"], b["held"]) for b in batch["balances"]}
@@ -66,6 +66,7 @@ def test_audit_passes_on_a_consistent_projection_and_names_violations() -> None:
     }
 
     tampered = [dict(b) for b in batch["balances"]]
+    # (orders items are packed: a top-level attribute, as tampered below, wins over `doc`)
     for item in tampered:
         if (item["account"], item["sk"]) == ("alice", "USD"):
             item["available"] = "9840.70000000"
@@ -135,3 +136,24 @@ def test_ledger_items_of_one_entry_each_still_read() -> None:
         for e in listed
     ]
     assert ledger_entries(legacy) == entries
+
+
+def test_orders_and_trades_items_are_packed_and_unpack_to_every_field() -> None:
+    venue = trade_scenario()
+    projection = Projection()
+    for message in venue.published:
+        projection.apply_accounts(message)
+    for event in venue.executions:
+        projection.apply_execution(event)
+    unpacked = {t: [dict(i) for i in items.values()] for t, items in projection.pending.items()}
+    batch = projection.take(projected_at=5)
+    for table in ("orders", "trades"):
+        assert all(PACKED in item for item in batch[table])
+        assert all(len(item) <= 8 for item in batch[table])
+        expected = sorted((dict(i, projected_at=5) for i in unpacked[table]), key=lambda i: (i["pk"], i["sk"]))
+        got = sorted(map(unpack, batch[table]), key=lambda i: (i["pk"], i["sk"]))
+        assert got == expected
+    order = next(iter(batch["orders"]))
+    assert {"pk", "sk", "account", "created", "status", "symbol"} <= set(order)
+    legacy = {"pk": "ORDER#x", "sk": "ORDER", "status": "open"}  # written before packing
+    assert unpack(legacy) is legacy
