@@ -43,6 +43,13 @@ class BaseServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     demo_mode: bool = False
+    stream_tip_poll_s: float = Field(
+        default=0.01,
+        ge=0,
+        le=5,
+        description="Pause before the next GetRecords once a read has reached the tip of its "
+        "shard: fewer calls (CPU in every service and the endpoint) for a few ms per hop.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

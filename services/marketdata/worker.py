@@ -53,6 +53,7 @@ class MarketDataConsumers:
             idle_poll_min_s=0.02,
             idle_poll_max_s=settings.poll_idle_max_s,
             scan_interval_s=settings.shard_scan_interval_s,
+            tip_poll_interval_s=settings.stream_tip_poll_s,
         )
         self._session = session or aio_session()
         self._stack = AsyncExitStack()

@@ -22,4 +22,5 @@ class MatchingSettings(BaseServiceSettings):
             checkpoint_interval_s=self.checkpoint_interval_s,
             snapshot_every_records=self.snapshot_every_records,
             snapshot_interval_s=self.snapshot_interval_s,
+            tip_poll_interval_s=self.stream_tip_poll_s,
         )

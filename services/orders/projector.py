@@ -93,7 +93,11 @@ class Projector:
             )
             tables = {t: _TableWriter(writer, physical_name(self.prefix, t)) for t in TABLES}
             leases = await dynamodb.Table(physical_name(self.prefix, "leases"))
-            config = RuntimeConfig(idle_poll_max_s=0.1, scan_interval_s=self.settings.orders_scan_interval_s)
+            config = RuntimeConfig(
+                idle_poll_max_s=0.1,
+                scan_interval_s=self.settings.orders_scan_interval_s,
+                tip_poll_interval_s=self.settings.stream_tip_poll_s,
+            )
             for stream in STREAMS:
                 positions = await self._load_positions(leases, stream)
                 self.readers[stream] = StreamReader(

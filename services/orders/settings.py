@@ -36,4 +36,5 @@ class OrdersSettings(BaseServiceSettings):
             checkpoint_interval_s=self.orders_checkpoint_interval_s,
             snapshot_interval_s=self.orders_snapshot_interval_s,
             scan_interval_s=self.orders_scan_interval_s,
+            tip_poll_interval_s=self.stream_tip_poll_s,
         )

@@ -104,3 +104,16 @@ async def test_a_closed_shard_ends_without_iterator_or_when_caught_up() -> None:
     moto.closed = True  # ListShards now shows an EndingSequenceNumber
     assert not (await moto.read()).end_of_shard  # empty but behind the tip: not the end yet
     assert (await moto.read()).end_of_shard
+
+
+async def test_a_read_at_the_tip_waits_before_the_next_while_a_shard_behind_is_read_at_once() -> None:
+    config = RuntimeConfig(tip_poll_interval_s=0.2, idle_poll_min_s=0.001, idle_poll_max_s=0.004)
+    kinesis = ScriptedKinesis([records(1, behind=500), records(2), records(3)])
+    reader = ShardReader(kinesis, "s", "shardId-0", config=config)
+    await reader.read()  # behind the tip: the next read follows at once
+    started = time.monotonic()
+    await reader.read()  # reached the tip: the next read waits
+    assert time.monotonic() - started < 0.1
+    started = time.monotonic()
+    await reader.read()
+    assert time.monotonic() - started >= 0.19

@@ -74,6 +74,10 @@ class RuntimeConfig:
     min_poll_interval_s: float = 0.0
     """Pause between GetRecords calls while busy. AWS allows 5 calls/s per shard, shared by every
     consumer of the shard: set 0.2 there if several groups read one stream."""
+    tip_poll_interval_s: float = 0.0
+    """Pause after a read that returned records and reached the tip of the shard (nothing more
+    behind): the next read would most likely come back with one or two records, for a whole call's
+    CPU in the client and the endpoint. Services set it from `TRADESTACK_STREAM_TIP_POLL_S`."""
     idle_poll_min_s: float = 0.02
     idle_poll_max_s: float = 0.25
     """After an empty GetRecords the pause doubles from min to max; any record resets it."""

@@ -1,7 +1,8 @@
 """Reading one shard by polling GetRecords (moto has no SubscribeToShard; polling works everywhere).
 
-Adaptive polling: as soon as a read returns records the next one follows (after
-`min_poll_interval_s`); empty reads back off from `idle_poll_min_s` doubling to `idle_poll_max_s`.
+Adaptive polling: while a shard is behind, the next read follows at once (after
+`min_poll_interval_s`); a read that returned records and reached the tip waits
+`tip_poll_interval_s`; empty reads back off from `idle_poll_min_s` doubling to `idle_poll_max_s`.
 Transient errors back off and retry; an expired iterator is renewed after the last record read.
 
 End of a closed shard: Kinesis answers with no NextShardIterator. moto never does (its iterators go
@@ -103,7 +104,8 @@ class ShardReader:
         self._iterator = response.get("NextShardIterator")
         if records:
             self.last_sequence = records[-1]["SequenceNumber"]
-            self._delay = config.min_poll_interval_s
+            at_tip = not behind and len(records) < config.get_records_limit
+            self._delay = max(config.min_poll_interval_s, config.tip_poll_interval_s if at_tip else 0.0)
             self._idle = config.idle_poll_min_s
         else:
             self._delay = self._idle
