@@ -115,10 +115,30 @@ def bench_e2e(
         str | None, typer.Option(help="Resource prefix of the stack (for --hops with --url).")
     ] = None,
     hops: Annotated[bool, typer.Option(help="Also read the streams back for per-hop latency.")] = False,
+    rates: Annotated[
+        str | None,
+        typer.Option(
+            help="Sweep: comma-separated new orders/s, one window each on the same stack "
+            "(e.g. 50,100,200,400,1100); prints a table per rate and draws --chart."
+        ),
+    ] = None,
+    chart: Annotated[
+        Path, typer.Option(help="Where a --rates sweep writes its PNG chart.")
+    ] = Path("bench-e2e.png"),
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """The whole venue under load through the gateway: accepted orders/s, trades/s, submit→202 and
-    submit→fill latency, projection lag, CPU per process. See docs/performance.md."""
+    submit→fill latency, projection lag, CPU per process, AWS calls per order. See
+    docs/performance.md.
+
+    Examples:
+
+      tradestack bench e2e                              # 60 s at 1,100 new orders/s offered
+
+      tradestack bench e2e --duration 20 --json         # one JSON object on stdout
+
+      tradestack bench e2e --rates 50,100,200,400,1100 --duration 20   # sweep + bench-e2e.png
+    """
     from services.loadtest.bench import E2eOptions, run_e2e_bench
 
     options = E2eOptions(
@@ -134,7 +154,13 @@ def bench_e2e(
         prefix=prefix,
         hops=hops,
     )
-    raise typer.Exit(run_e2e_bench(options, json_out=json_out))
+    try:
+        sweep = tuple(float(r) for r in rates.split(",") if r.strip()) if rates else ()
+    except ValueError:
+        raise typer.BadParameter("--rates takes numbers separated by commas, e.g. 100,200,400") from None
+    if any(r <= 0 for r in sweep):
+        raise typer.BadParameter("--rates must all be positive")
+    raise typer.Exit(run_e2e_bench(options, json_out=json_out, rates=sweep, chart=chart if sweep else None))
 
 
 @app.command()

@@ -21,8 +21,9 @@ import random
 import socket
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -75,9 +76,17 @@ class Running:
     pids: dict[str, int]
 
 
-def run_e2e_bench(options: E2eOptions, *, json_out: bool) -> int:
-    """Run the benchmark; print a table (or one JSON object with `json_out`). Exit status 0
-    when the run completed (whatever the figures), 1 when it could not run."""
+def run_e2e_bench(
+    options: E2eOptions,
+    *,
+    json_out: bool,
+    rates: tuple[float, ...] = (),
+    chart: Path | None = None,
+) -> int:
+    """Run the benchmark; print a table (or one JSON object with `json_out`). With `rates`, one
+    window per rate on the same stack (a sweep: a summary table, every result in the JSON as
+    `{"sweep": [...]}`, and a PNG chart at `chart`). Exit status 0 when the run completed
+    (whatever the figures), 1 when it could not run."""
     from rich.console import Console
 
     console = Console(stderr=True, highlight=False)
@@ -107,18 +116,50 @@ def run_e2e_bench(options: E2eOptions, *, json_out: bool) -> int:
             runner: Any = uvloop.run
         except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
             runner = asyncio.run
-        result = runner(_bench(options, running, console))
+        results = []
+        for rate in rates or (options.rate,):
+            if rates:
+                console.print(f"[bold]offering {rate:g} new orders/s[/bold]")
+            results.append(runner(_bench(replace(options, rate=rate), running, console)))
     finally:
         if stack is not None:
             with console.status("stopping the stack"):
                 stack.stop()
-    from services.loadtest.report import print_json, print_table
+    from services.loadtest.report import print_json, print_sweep, print_table
 
+    if not rates:
+        (print_json if json_out else lambda r: print_table(r, console))(results[0])
+        return 0
     if json_out:
-        print_json(result)
+        print_json({"sweep": results})
     else:
-        print_table(result, console)
+        print_sweep(results)
+    if chart is not None:
+        _chart(results, chart, console)
     return 0
+
+
+def _chart(results: list[dict[str, Any]], path: Path, console: Any) -> None:
+    try:
+        from services.loadtest.chart import write_sweep_chart
+    except ImportError:  # pragma: no cover - matplotlib is in the dev and charts extras
+        console.print("[yellow]no chart: pip install 'tradestack[charts]' (matplotlib)[/yellow]")
+        return
+    try:
+        write_sweep_chart(results, path, title=_chart_title(results))
+    except ImportError:
+        console.print("[yellow]no chart: pip install 'tradestack[charts]' (matplotlib)[/yellow]")
+        return
+    console.print(f"chart: {path}")
+
+
+def _chart_title(results: list[dict[str, Any]]) -> str:
+    machine = results[0]["machine"]
+    config = results[0]["config"]
+    return (
+        f"tradestack bench e2e: {config['traders']} traders, {config['duration_s']:g} s per rate; "
+        f"{machine['cpus']} CPUs ({machine['cpu_model']}), Python {machine['python']}"
+    )
 
 
 def free_port_offset() -> int:

@@ -131,3 +131,36 @@ def print_table(result: dict[str, Any], console: Any) -> None:
         out.print(f"[red]projection never agreed for: {result['projection_unresolved']}[/red]")
     if result["errors"]:
         out.print(f"[yellow]errors ({len(result['errors'])}): {result['errors'][:5]}[/yellow]")
+
+
+def print_sweep(results: list[dict[str, Any]]) -> None:
+    """One row per rate of a `--rates` sweep."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="tradestack bench e2e: sweep", title_style="bold")
+    for column in (
+        "offered/s",
+        "accepted/s",
+        "trades/s",
+        "202 p50 / p99",
+        "fill p50 / p99",
+        "catch-up",
+        "CPU cores",
+        "ms CPU/order",
+    ):
+        table.add_column(column, justify="right")
+    for r in results:
+        catchup = r["projection_catchup_s"]
+        cpu_per_order = sum(r["cpu_ms_per_order"].values())
+        table.add_row(
+            f"{r['config']['rate']:,.0f}",
+            f"{r['orders_per_sec']:,.0f}",
+            f"{r['trades_per_sec']:,.0f}",
+            f"{_ms(r['p50_ack_ms'])} / {_ms(r['p99_ack_ms'])}",
+            f"{_ms(r['p50_fill_ms'])} / {_ms(r['p99_fill_ms'])}",
+            "timed out" if catchup is None else f"{catchup:.1f} s",
+            f"{r['cpu_cores_total']:.2f}",
+            f"{cpu_per_order:.1f}",
+        )
+    Console(highlight=False).print(table)

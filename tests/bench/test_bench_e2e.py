@@ -28,7 +28,7 @@ FIELDS = (
 )
 
 
-def test_bench_e2e_prints_sane_figures() -> None:
+def test_bench_e2e_prints_sane_figures(tmp_path_factory: pytest.TempPathFactory) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TRADESTACK_"))}
     command = [
         str(Path(sys.executable).with_name("tradestack")),
@@ -65,3 +65,16 @@ def test_bench_e2e_prints_sane_figures() -> None:
         assert name in report["cpu_cores"], name
         assert 0 <= report["cpu_cores"][name] < 4
     assert report["machine"]["cpus"] >= 1 and report["machine"]["python"]
+    # The local endpoint counted its calls: every order went through PutRecords at least once.
+    calls = report["aws_calls_per_order"]
+    assert calls is not None and calls.get("kinesis:PutRecords", 0) > 0, calls
+    assert calls.get("kinesis:GetRecords", 0) > 0
+
+    # A sweep's table and chart draw from results of this shape.
+    from services.loadtest.chart import write_sweep_chart
+    from services.loadtest.report import print_sweep
+
+    slower = {**report, "config": {**report["config"], "rate": report["config"]["rate"] * 2}}
+    print_sweep([report, slower])
+    chart = write_sweep_chart([report, slower], tmp_path_factory.mktemp("chart") / "sweep.png", title="t")
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
