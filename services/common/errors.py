@@ -15,11 +15,15 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
-class ErrorJSONResponse(JSONResponse):
+class OrjsonResponse(JSONResponse):
     """JSON response rendered with orjson (FastAPI's ORJSONResponse is deprecated)."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+ErrorJSONResponse = OrjsonResponse
+"""What error answers are rendered with."""
 
 
 class TradestackError(Exception):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import ORJSONResponse
 
-from services.common.errors import error_responses
+from services.common.errors import OrjsonResponse, error_responses
 from services.common.identity import CurrentUser, RequireRead, RequireTrade
 from services.orders import queries
 from services.orders.schemas import (
@@ -43,7 +42,7 @@ async def place_order(
     user: RequireTrade,
     service: Service,
     wait: Annotated[Literal["accepted"] | None, Query(description="Wait (5 s at most) for the engines' verdict.")] = None,
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     """Place an order. Answers `202` with status `pending` once the order is on the stream; a
     repeated `client_order_id` answers `200` with the original order."""
     status, order = await service.place(user, body)
@@ -51,8 +50,8 @@ async def place_order(
         item = await service.wait_for_verdict(order["id"])
         if item is not None:
             order = queries.order_from_item(item)
-            return ORJSONResponse({"order": order, "freshness": queries.freshness(item)}, status_code=202)
-    return ORJSONResponse({"order": order}, status_code=status)
+            return OrjsonResponse({"order": order, "freshness": queries.freshness(item)}, status_code=202)
+    return OrjsonResponse({"order": order}, status_code=status)
 
 
 @router.get("/api/orders", response_model=OrderList)
