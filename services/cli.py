@@ -19,7 +19,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
-bench_app = typer.Typer(help="Measure throughput and latency; prints measured figures.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Measure throughput and latency; prints measured figures.", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
 
 
@@ -42,8 +44,12 @@ def replay(
 @bench_app.command("engine")
 def bench_engine(
     ops: Annotated[int, typer.Option(help="Operations per workload.")] = 1_000_000,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same commands.")] = 1,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same commands.")
+    ] = 1,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
 ) -> None:
     """Benchmark the matching engine in-process (no I/O) on seeded workloads."""
     from services.matching.bench import run_engine_bench
@@ -55,7 +61,9 @@ def bench_engine(
 def bench_pipeline(
     commands: Annotated[int, typer.Option(help="Commands to push through the worker.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed of the command mix.")] = 1,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
 ) -> None:
     """Records/s through Kinesis `matching` → engine → `executions` on a private moto server."""
     from services.matching.pipeline_bench import run_pipeline_bench
@@ -65,11 +73,17 @@ def bench_pipeline(
 
 @bench_app.command("marketdata")
 def bench_marketdata(
-    clients: Annotated[int, typer.Option(help="WebSocket clients subscribed to the busy book.")] = 1000,
+    clients: Annotated[
+        int, typer.Option(help="WebSocket clients subscribed to the busy book.")
+    ] = 1000,
     duration: Annotated[float, typer.Option(help="Seconds of order flow to measure.")] = 10.0,
     rate: Annotated[int, typer.Option(help="Engine commands per second (~2-3 events each).")] = 200,
-    client_processes: Annotated[int, typer.Option(help="Processes the clients run in (0: one per CPU).")] = 0,
-    publish_interval_ms: Annotated[int, typer.Option(help="The service's diff coalescing tick.")] = 50,
+    client_processes: Annotated[
+        int, typer.Option(help="Processes the clients run in (0: one per CPU).")
+    ] = 0,
+    publish_interval_ms: Annotated[
+        int, typer.Option(help="The service's diff coalescing tick.")
+    ] = 50,
     seed: Annotated[int, typer.Option(help="Random seed of the order flow.")] = 1,
     external_aws: Annotated[
         bool, typer.Option(help="Use the endpoint in AWS_ENDPOINT_URL instead of a private moto.")
@@ -77,7 +91,9 @@ def bench_marketdata(
     deflate: Annotated[
         bool, typer.Option(help="Clients negotiate permessage-deflate, as browsers do.")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
 ) -> None:
     """Fan-out of a busy book to N WebSocket clients, end to end: delivered messages/s and
     publish-to-receive latency p50/p99 (executions → market data → socket)."""
@@ -98,12 +114,22 @@ def bench_marketdata(
 
 @bench_app.command("e2e")
 def bench_e2e(
-    duration: Annotated[float, typer.Option(help="Seconds of measured load (after the warm-up).")] = 60.0,
-    traders: Annotated[int, typer.Option(help="Signed-in bots, each with its own account and WebSocket.")] = 40,
-    rate: Annotated[float, typer.Option(help="New orders per second offered, all bots together.")] = 1100.0,
+    duration: Annotated[
+        float, typer.Option(help="Seconds of measured load (after the warm-up).")
+    ] = 60.0,
+    traders: Annotated[
+        int, typer.Option(help="Signed-in bots, each with its own account and WebSocket.")
+    ] = 40,
+    rate: Annotated[
+        float, typer.Option(help="New orders per second offered, all bots together.")
+    ] = 1100.0,
     connections: Annotated[int, typer.Option(help="Keep-alive HTTP connections per bot.")] = 4,
-    warmup: Annotated[float, typer.Option(help="Seconds of load before the measurement starts.")] = 5.0,
-    symbols: Annotated[str, typer.Option(help="Comma-separated markets the bots trade.")] = "BTC-USD,ETH-USD",
+    warmup: Annotated[
+        float, typer.Option(help="Seconds of load before the measurement starts.")
+    ] = 5.0,
+    symbols: Annotated[
+        str, typer.Option(help="Comma-separated markets the bots trade.")
+    ] = "BTC-USD,ETH-USD",
     seed: Annotated[int, typer.Option(help="Random seed of the order flow.")] = 1,
     url: Annotated[
         str | None, typer.Option(help="Gateway of a running stack (default: start one).")
@@ -114,7 +140,9 @@ def bench_e2e(
     prefix: Annotated[
         str | None, typer.Option(help="Resource prefix of the stack (for --hops with --url).")
     ] = None,
-    hops: Annotated[bool, typer.Option(help="Also read the streams back for per-hop latency.")] = False,
+    hops: Annotated[
+        bool, typer.Option(help="Also read the streams back for per-hop latency.")
+    ] = False,
     rates: Annotated[
         str | None,
         typer.Option(
@@ -122,10 +150,12 @@ def bench_e2e(
             "(e.g. 50,100,200,400,1100); prints a table per rate and draws --chart."
         ),
     ] = None,
-    chart: Annotated[
-        Path, typer.Option(help="Where a --rates sweep writes its PNG chart.")
-    ] = Path("bench-e2e.png"),
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    chart: Annotated[Path, typer.Option(help="Where a --rates sweep writes its PNG chart.")] = Path(
+        "bench-e2e.png"
+    ),
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
 ) -> None:
     """The whole venue under load through the gateway: accepted orders/s, trades/s, submit→202 and
     submit→fill latency, projection lag, CPU per process, AWS calls per order. See
@@ -157,29 +187,40 @@ def bench_e2e(
     try:
         sweep = tuple(float(r) for r in rates.split(",") if r.strip()) if rates else ()
     except ValueError:
-        raise typer.BadParameter("--rates takes numbers separated by commas, e.g. 100,200,400") from None
+        raise typer.BadParameter(
+            "--rates takes numbers separated by commas, e.g. 100,200,400"
+        ) from None
     if any(r <= 0 for r in sweep):
         raise typer.BadParameter("--rates must all be positive")
-    raise typer.Exit(run_e2e_bench(options, json_out=json_out, rates=sweep, chart=chart if sweep else None))
+    raise typer.Exit(
+        run_e2e_bench(options, json_out=json_out, rates=sweep, chart=chart if sweep else None)
+    )
 
 
 @app.command()
 def up(
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Start just these services (repeatable), e.g. --only matching."),
+        typer.Option(
+            "--only", help="Start just these services (repeatable), e.g. --only matching."
+        ),
     ] = None,
     port_offset: Annotated[
         int, typer.Option(help="Add this to every port, to run a second stack beside the first.")
     ] = 0,
-    prefix: Annotated[str, typer.Option(help="Name prefix of streams, tables and buckets.")] = "tradestack",
+    prefix: Annotated[
+        str, typer.Option(help="Name prefix of streams, tables and buckets.")
+    ] = "tradestack",
     demo: Annotated[bool, typer.Option(help="Demo markets, faucet and seeded liquidity.")] = True,
     external_aws: Annotated[
         bool, typer.Option(help="Use the endpoint in AWS_ENDPOINT_URL instead of starting moto.")
     ] = False,
-    log_dir: Annotated[Path | None, typer.Option(help="Also write each process's log here.")] = None,
+    log_dir: Annotated[
+        Path | None, typer.Option(help="Also write each process's log here.")
+    ] = None,
     demo_traders: Annotated[
-        bool, typer.Option(help="Two demo users keep trading, so tapes and candles move (make run).")
+        bool,
+        typer.Option(help="Two demo users keep trading, so tapes and candles move (make run)."),
     ] = False,
 ) -> None:
     """Start the whole venue locally: local AWS (moto), resources, every service. Ctrl-C stops it.
@@ -204,9 +245,12 @@ def up(
 
 @app.command()
 def audit(
-    prefix: Annotated[str, typer.Option(help="Name prefix of streams, tables and buckets.")] = "tradestack",
+    prefix: Annotated[
+        str, typer.Option(help="Name prefix of streams, tables and buckets.")
+    ] = "tradestack",
     settle: Annotated[
-        float, typer.Option(help="Retry for up to this many seconds while the projection catches up.")
+        float,
+        typer.Option(help="Retry for up to this many seconds while the projection catches up."),
     ] = 0.0,
 ) -> None:
     """Check the books: conservation per asset, no negative balance, fills add up, ledger replays.
@@ -224,7 +268,9 @@ def audit(
 def serve(
     service: Annotated[str, typer.Argument(help="A service of the topology, e.g. orders.")],
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
-    port: Annotated[int | None, typer.Option(help="Default: TRADESTACK_PORT, else the topology's.")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Default: TRADESTACK_PORT, else the topology's.")
+    ] = None,
 ) -> None:
     """Run one service in the foreground (what containers run), e.g. [bold]tradestack serve orders[/bold]."""
     from services.serve import serve as serve_service
@@ -234,7 +280,9 @@ def serve(
 
 @app.command("init-aws")
 def init_aws_command(
-    prefix: Annotated[str, typer.Option(help="Name prefix of streams, tables and buckets.")] = "tradestack",
+    prefix: Annotated[
+        str, typer.Option(help="Name prefix of streams, tables and buckets.")
+    ] = "tradestack",
     shards: Annotated[int | None, typer.Option(help="Shards per stream (default: 1 each).")] = None,
 ) -> None:
     """Create every stream, table and bucket at the endpoint in AWS_ENDPOINT_URL (idempotent).
@@ -253,18 +301,25 @@ def init_aws_command(
         console.print(f"[dim]exists[/dim]   {name}")
 
 
-admin_app = typer.Typer(help="Users, roles and signing keys (writes the auth tables).", no_args_is_help=True)
+admin_app = typer.Typer(
+    help="Users, roles and signing keys (writes the auth tables).", no_args_is_help=True
+)
 app.add_typer(admin_app, name="admin")
 
 
 @admin_app.command("create-user")
 def admin_create_user(
     email: Annotated[str, typer.Option(help="E-mail address of the new user.")],
-    role: Annotated[list[str] | None, typer.Option(help="trader or admin; repeat for several.")] = None,
+    role: Annotated[
+        list[str] | None, typer.Option(help="trader or admin; repeat for several.")
+    ] = None,
     password: Annotated[
         str,
         typer.Option(
-            prompt=True, hide_input=True, confirmation_prompt=True, envvar="TRADESTACK_ADMIN_PASSWORD"
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="TRADESTACK_ADMIN_PASSWORD",
         ),
     ] = "",
 ) -> None:
@@ -295,23 +350,40 @@ def admin_rotate_signing_key() -> None:
 
 @app.command()
 def chaos(
-    duration: Annotated[float, typer.Option(help="Seconds of load; the kills are spread over it.")] = 180.0,
-    bots: Annotated[int, typer.Option(help="Trading bots (each its own account and WebSocket).")] = 4,
+    duration: Annotated[
+        float, typer.Option(help="Seconds of load; the kills are spread over it.")
+    ] = 180.0,
+    bots: Annotated[
+        int, typer.Option(help="Trading bots (each its own account and WebSocket).")
+    ] = 4,
     rate: Annotated[float, typer.Option(help="Orders per second per bot.")] = 4.0,
     target: Annotated[
         list[str] | None,
-        typer.Option(help="Kill only these, in this order (repeatable): a service name, or aws (pause)."),
+        typer.Option(
+            help="Kill only these, in this order (repeatable): a service name, or aws (pause)."
+        ),
     ] = None,
-    aws_pause: Annotated[float, typer.Option(help="Seconds the local AWS endpoint stays SIGSTOPped.")] = 6.0,
+    aws_pause: Annotated[
+        float, typer.Option(help="Seconds the local AWS endpoint stays SIGSTOPped.")
+    ] = 6.0,
     lease_s: Annotated[
-        float | None, typer.Option(help="Shard lease duration of the workers (default: theirs, 10 s).")
+        float | None,
+        typer.Option(help="Shard lease duration of the workers (default: theirs, 10 s)."),
     ] = None,
-    settle: Annotated[float, typer.Option(help="Most seconds to wait for every order to end.")] = 120.0,
-    port_offset: Annotated[int, typer.Option(help="Port offset of the private venue it starts.")] = 0,
-    prefix: Annotated[str, typer.Option(help="Name prefix of its streams, tables and buckets.")] = "chaos",
+    settle: Annotated[
+        float, typer.Option(help="Most seconds to wait for every order to end.")
+    ] = 120.0,
+    port_offset: Annotated[
+        int, typer.Option(help="Port offset of the private venue it starts.")
+    ] = 0,
+    prefix: Annotated[
+        str, typer.Option(help="Name prefix of its streams, tables and buckets.")
+    ] = "chaos",
     seed: Annotated[int, typer.Option(help="Random seed of the bots.")] = 1,
     log_dir: Annotated[Path | None, typer.Option(help="Write each process's log here.")] = None,
-    report: Annotated[Path | None, typer.Option(help="Also write the results as JSON here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the results as JSON here.")
+    ] = None,
 ) -> None:
     """Crash campaign: start a venue, trade on it, kill -9 each process in turn and pause the
     local AWS endpoint, then check nothing was lost or duplicated. Exit 0 only if every check holds."""
@@ -334,7 +406,9 @@ def chaos(
     raise typer.Exit(run_chaos(options))
 
 
-campaign_app = typer.Typer(help="Reliability campaigns (docs/reliability.md).", no_args_is_help=True)
+campaign_app = typer.Typer(
+    help="Reliability campaigns (docs/reliability.md).", no_args_is_help=True
+)
 app.add_typer(campaign_app, name="campaign")
 
 
@@ -343,10 +417,14 @@ def campaign_bad_input(
     url: Annotated[
         str | None, typer.Option(help="Gateway of a running venue (default: start a private one).")
     ] = None,
-    max_examples: Annotated[int, typer.Option(help="Generated cases per operation and phase.")] = 100,
+    max_examples: Annotated[
+        int, typer.Option(help="Generated cases per operation and phase.")
+    ] = 100,
     port_offset: Annotated[int, typer.Option(help="Port offset of the private venue.")] = 0,
     seed: Annotated[int | None, typer.Option(help="Hypothesis seed (default: random).")] = None,
-    report: Annotated[Path | None, typer.Option(help="Also write the results as JSON here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the results as JSON here.")
+    ] = None,
 ) -> None:
     """Bad input campaign: schemathesis against the merged OpenAPI document through the gateway,
     anonymous and signed in. Exit 0 only if no 5xx and no answer contradicts the document."""
@@ -360,7 +438,9 @@ def campaign_bad_input(
 
 @app.command("seed-demo")
 def seed_demo_command(
-    prefix: Annotated[str, typer.Option(help="Name prefix of streams, tables and buckets.")] = "tradestack",
+    prefix: Annotated[
+        str, typer.Option(help="Name prefix of streams, tables and buckets.")
+    ] = "tradestack",
 ) -> None:
     """Create the demo markets and send the market maker's quotes (idempotent; needs init-aws)."""
     from services.stack import seed_demo

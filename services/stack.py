@@ -298,7 +298,9 @@ def print_urls(stack: Stack) -> None:
 
         table.add_row("demo log-in", f"{DEMO_USERS[0]} / {DEMO_PASSWORD} (trading now)")
     console.print(table)
-    console.print("[dim]State lives in memory: stopping the stack forgets it. Ctrl-C to stop.[/dim]")
+    console.print(
+        "[dim]State lives in memory: stopping the stack forgets it. Ctrl-C to stop.[/dim]"
+    )
 
 
 def run_up(options: StackOptions) -> int:
@@ -314,7 +316,11 @@ def run_up(options: StackOptions) -> int:
     demo_stop: threading.Event | None = None
     try:
         print_urls(stack)
-        if options.demo and options.demo_traders and any(p.name == "gateway" for p in stack.processes):
+        if (
+            options.demo
+            and options.demo_traders
+            and any(p.name == "gateway" for p in stack.processes)
+        ):
             from services.demo_traders import start_demo_traders
 
             _, demo_stop = start_demo_traders(f"http://127.0.0.1:{8000 + options.port_offset}")

@@ -87,7 +87,10 @@ _LOGIN_BODY: dict[str, Any] = {
 
 
 @router.post(
-    "/login", response_model=TokenOut, openapi_extra=_LOGIN_BODY, responses=error_responses(401, 429)
+    "/login",
+    response_model=TokenOut,
+    openapi_extra=_LOGIN_BODY,
+    responses=error_responses(401, 429),
 )
 async def login(request: Request, service: Service) -> TokenOut:
     """Sign in with `{"email","password"}` (JSON) or the OAuth2 password form (`username` is the
@@ -176,7 +179,9 @@ async def list_api_keys(user: RequireSession, service: Service) -> list[dict[str
     return [_key_out(r) for r in await service.api_keys.list(user.user_id)]
 
 
-@router.delete("/api-keys/{key_id}", status_code=204, responses={**_SIGNED_IN, **error_responses(404)})
+@router.delete(
+    "/api-keys/{key_id}", status_code=204, responses={**_SIGNED_IN, **error_responses(404)}
+)
 async def delete_api_key(key_id: str, user: RequireSession, service: Service) -> Response:
     """Delete an API key; signed requests with it stop being accepted."""
     await service.api_keys.delete(user.user_id, key_id)

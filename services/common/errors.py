@@ -138,7 +138,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` declaring error answers with the error schema, for a router or route:
     `APIRouter(responses=error_responses(400, 401, 422))`. Declaring 422 also replaces FastAPI's
     default `HTTPValidationError`, which is not what our handlers send."""
-    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
+    return {
+        status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses
+    }
 
 
 _FASTAPI_PARSE_ERROR = "There was an error parsing the body"

@@ -45,7 +45,11 @@ class RequestContextMiddleware:
         try:
             if scope["type"] == "http":
                 declared = headers.get(b"content-length")
-                if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                if (
+                    declared is not None
+                    and declared.isdigit()
+                    and int(declared) > self.max_body_bytes
+                ):
                     response = error_response(
                         413, "payload_too_large", f"Request body over {self.max_body_bytes} bytes."
                     )
@@ -117,7 +121,9 @@ def create_service_app(
 
     @app.exception_handler(_BodyTooLarge)
     async def _too_large(_: object, __: _BodyTooLarge) -> ErrorJSONResponse:
-        return error_response(413, "payload_too_large", f"Request body over {max_body_bytes} bytes.")
+        return error_response(
+            413, "payload_too_large", f"Request body over {max_body_bytes} bytes."
+        )
 
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=max_body_bytes)

@@ -40,7 +40,9 @@ class ItemBatcher:
         self.table_name = table_name
         self._max_in_flight = max_in_flight
         self._retry_delay_s = retry_delay_s
-        self._waiting: dict[tuple[tuple[str, Any], ...], tuple[dict[str, Any], list[asyncio.Future[Any]]]] = {}
+        self._waiting: dict[
+            tuple[tuple[str, Any], ...], tuple[dict[str, Any], list[asyncio.Future[Any]]]
+        ] = {}
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.calls = 0
@@ -76,7 +78,8 @@ class ItemBatcher:
             task.add_done_callback(self._tasks.discard)
 
     async def _call(
-        self, batch: dict[tuple[tuple[str, Any], ...], tuple[dict[str, Any], list[asyncio.Future[Any]]]]
+        self,
+        batch: dict[tuple[tuple[str, Any], ...], tuple[dict[str, Any], list[asyncio.Future[Any]]]],
     ) -> None:
         pending = dict(batch)
         try:
@@ -90,7 +93,9 @@ class ItemBatcher:
                     entry = pending.pop(_key_id({name: item.get(name) for name in key_names}), None)
                     if entry is not None:
                         _resolve(entry[1], item)
-                unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+                unprocessed = (
+                    response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+                )
                 unprocessed_ids = {_key_id(key) for key in unprocessed}
                 for ident in [i for i in pending if i not in unprocessed_ids]:
                     _resolve(pending.pop(ident)[1], None)  # asked for and not returned: no item

@@ -44,7 +44,9 @@ def start_moto_server(port: int, *, log_path: Path | None = None) -> subprocess.
     return process
 
 
-def wait_until_up(endpoint: str, *, timeout_s: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until_up(
+    endpoint: str, *, timeout_s: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:

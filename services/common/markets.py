@@ -36,7 +36,11 @@ def decimals(text: str) -> int:
 
 
 def is_positive_decimal(text: object) -> bool:
-    return isinstance(text, str) and bool(_DECIMAL_RE.match(text)) and any(c in "123456789" for c in text)
+    return (
+        isinstance(text, str)
+        and bool(_DECIMAL_RE.match(text))
+        and any(c in "123456789" for c in text)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +62,14 @@ class MarketSpec:
         """Return self, or raise InvalidMarket naming the broken rule."""
         if not SYMBOL_RE.match(self.symbol):
             raise InvalidMarket("symbol must look like BASE-QUOTE in capitals, e.g. BTC-USD")
-        if not ASSET_RE.match(self.base) or not ASSET_RE.match(self.quote) or self.base == self.quote:
-            raise InvalidMarket("base and quote must be two different asset codes, e.g. BTC and USD")
+        if (
+            not ASSET_RE.match(self.base)
+            or not ASSET_RE.match(self.quote)
+            or self.base == self.quote
+        ):
+            raise InvalidMarket(
+                "base and quote must be two different asset codes, e.g. BTC and USD"
+            )
         if self.symbol != f"{self.base}-{self.quote}":
             raise InvalidMarket("symbol must be <base>-<quote>")
         for name in ("tick_size", "lot_size"):
@@ -76,7 +86,11 @@ class MarketSpec:
             raise InvalidMarket(f"min_notional has more than {ASSET_DECIMALS} decimals")
         for name in ("maker_fee_bps", "taker_fee_bps"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_FEE_BPS:
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or not 0 <= value <= MAX_FEE_BPS
+            ):
                 raise InvalidMarket(f"{name} must be an integer from 0 to {MAX_FEE_BPS}")
         if self.status not in (TRADING, HALTED):
             raise InvalidMarket("status must be trading or halted")
@@ -185,7 +199,9 @@ async def list_markets(table: Any) -> list[MarketSpec]:
 
 
 async def get_market(table: Any, symbol: str) -> MarketSpec | None:
-    response = await table.get_item(Key={"pk": f"MARKET#{symbol}", "sk": "MARKET"}, ConsistentRead=True)
+    response = await table.get_item(
+        Key={"pk": f"MARKET#{symbol}", "sk": "MARKET"}, ConsistentRead=True
+    )
     item = response.get("Item")
     return from_item(item) if item else None
 
@@ -198,7 +214,10 @@ async def put_market(table: Any, spec: MarketSpec, *, only_if_new: bool = False)
     try:
         await table.put_item(**kwargs)
     except Exception as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if (
+            getattr(exc, "response", {}).get("Error", {}).get("Code")
+            == "ConditionalCheckFailedException"
+        ):
             return False
         raise
     return True

@@ -30,7 +30,9 @@ MESSAGES_PUBLISHED = Counter(
     "tradestack_stream_messages_published_total", "Messages published", ["stream"]
 )
 STREAM_LAG_MS = Gauge(
-    "tradestack_stream_lag_milliseconds", "MillisBehindLatest of the last GetRecords", ["stream", "shard"]
+    "tradestack_stream_lag_milliseconds",
+    "MillisBehindLatest of the last GetRecords",
+    ["stream", "shard"],
 )
 ERRORS = Counter("tradestack_errors_total", "Errors by kind", ["kind"])
 

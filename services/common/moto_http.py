@@ -102,7 +102,9 @@ class _Connection(asyncio.Protocol):
         if self._url == CALLS_PATH.encode():
             body = json.dumps(CALLS).encode()
             self._transport.write(
-                self._serialize(method, 200, [("Content-Type", "application/json")], body, keep_alive=keep_alive)
+                self._serialize(
+                    method, 200, [("Content-Type", "application/json")], body, keep_alive=keep_alive
+                )
             )
             return
         _count(method, self._headers)

@@ -189,7 +189,11 @@ def table_create_arguments(prefix: str, table_def: TableDef) -> dict[str, Any]:
             if index.range_key:
                 schema.append({"AttributeName": index.range_key, "KeyType": "RANGE"})
             indexes.append(
-                {"IndexName": index.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}}
+                {
+                    "IndexName": index.name,
+                    "KeySchema": schema,
+                    "Projection": {"ProjectionType": "ALL"},
+                }
             )
         args["GlobalSecondaryIndexes"] = indexes
     return args

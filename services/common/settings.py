@@ -31,9 +31,9 @@ class BaseServiceSettings(BaseSettings):
     service_name: str = "tradestack"
     environment: Environment = Environment.DEVELOPMENT
     region: str = Field(
-        default_factory=lambda: os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-        or "us-east-1"
+        default_factory=lambda: (
+            os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        )
     )
     resource_prefix: str = Field(
         default="tradestack",

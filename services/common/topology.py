@@ -26,11 +26,25 @@ SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef("gateway", 8000, "services.gateway.app:app", "API gateway and web UI"),
     ServiceDef("auth", 8001, "services.auth.app:app", "users, JWT, JWKS, API keys"),
     ServiceDef("orders", 8002, "services.orders.app:app", "order entry, balances, queries"),
-    ServiceDef("marketdata", 8003, "services.marketdata.app:app", "books, trades, candles, WebSocket"),
+    ServiceDef(
+        "marketdata", 8003, "services.marketdata.app:app", "books, trades, candles, WebSocket"
+    ),
     ServiceDef("matching", 8004, "services.matching.app:app", "matching engine worker and admin"),
-    ServiceDef("accounts", 8005, "services.orders.accounts_worker:app", "accounts engine worker (holds, settlement)"),
-    ServiceDef("relay", 8006, "services.orders.relay:app", "settlement relay: executions to orders"),
-    ServiceDef("projector", 8007, "services.orders.projector:app", "orders, trades, balances, ledger tables"),
+    ServiceDef(
+        "accounts",
+        8005,
+        "services.orders.accounts_worker:app",
+        "accounts engine worker (holds, settlement)",
+    ),
+    ServiceDef(
+        "relay", 8006, "services.orders.relay:app", "settlement relay: executions to orders"
+    ),
+    ServiceDef(
+        "projector",
+        8007,
+        "services.orders.projector:app",
+        "orders, trades, balances, ledger tables",
+    ),
 )
 
 

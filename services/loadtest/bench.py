@@ -311,10 +311,16 @@ async def _aws_calls(aws: KeepAliveConnection) -> dict[str, int] | None:
     return calls if isinstance(calls, dict) else None
 
 
-def _calls_between(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, int] | None:
+def _calls_between(
+    before: dict[str, int] | None, after: dict[str, int] | None
+) -> dict[str, int] | None:
     if before is None or after is None:
         return None
-    return {action: n - before.get(action, 0) for action, n in after.items() if n > before.get(action, 0)}
+    return {
+        action: n - before.get(action, 0)
+        for action, n in after.items()
+        if n > before.get(action, 0)
+    }
 
 
 async def _markets(

@@ -26,10 +26,20 @@ def write_sweep_chart(results: list[dict[str, Any]], path: Path, *, title: str) 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=110)
 
     top = max([*offered, *accepted, TARGETS["orders_per_sec"]]) * 1.05
-    left.plot([0, top], [0, top], color="#bbbbbb", linestyle="--", linewidth=1, label="accepted = offered")
+    left.plot(
+        [0, top], [0, top], color="#bbbbbb", linestyle="--", linewidth=1, label="accepted = offered"
+    )
     left.plot(offered, accepted, marker="o", color="#1f6feb", label="accepted orders/s")
-    left.plot(offered, [r["trades_per_sec"] for r in results], marker="s", color="#2da44e", label="trades/s")
-    left.axhline(TARGETS["orders_per_sec"], color="#cf222e", linewidth=1, label="target: 1,000 orders/s")
+    left.plot(
+        offered,
+        [r["trades_per_sec"] for r in results],
+        marker="s",
+        color="#2da44e",
+        label="trades/s",
+    )
+    left.axhline(
+        TARGETS["orders_per_sec"], color="#cf222e", linewidth=1, label="target: 1,000 orders/s"
+    )
     left.set_xlabel("new orders/s offered")
     left.set_ylabel("per second")
     left.set_xlim(0, top)
@@ -49,7 +59,13 @@ def write_sweep_chart(results: list[dict[str, Any]], path: Path, *, title: str) 
         if points:
             xs, ys = zip(*points, strict=True)
             right.plot(xs, ys, marker="o", color=color, linestyle=style, label=label)
-    right.axhline(TARGETS["p99_fill_ms"], color="#999999", linewidth=1, linestyle="--", label="target: p99 fill 250 ms")
+    right.axhline(
+        TARGETS["p99_fill_ms"],
+        color="#999999",
+        linewidth=1,
+        linestyle="--",
+        label="target: p99 fill 250 ms",
+    )
     right.set_yscale("log")
     right.set_xlabel("accepted orders/s")
     right.set_ylabel("ms (log scale)")

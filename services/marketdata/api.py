@@ -55,7 +55,9 @@ async def get_book(
     return {"symbol": symbol, **state.book.depth(depth)}
 
 
-@router.get("/api/markets/{symbol}/trades", response_model=TradesOut, responses=error_responses(404))
+@router.get(
+    "/api/markets/{symbol}/trades", response_model=TradesOut, responses=error_responses(404)
+)
 async def get_trades(
     service: Service,
     symbol: Symbol,
@@ -68,7 +70,9 @@ async def get_trades(
     return {"symbol": symbol, "trades": newest}
 
 
-@router.get("/api/markets/{symbol}/ticker", response_model=TickerOut, responses=error_responses(404))
+@router.get(
+    "/api/markets/{symbol}/ticker", response_model=TickerOut, responses=error_responses(404)
+)
 async def get_ticker(service: Service, symbol: Symbol) -> dict[str, object]:
     """The rolling 24-hour ticker."""
     return (await service.symbol_state(symbol)).ticker_wire()

@@ -63,5 +63,10 @@ async def book(request: Request, symbol: str, depth: int = 20) -> dict[str, Any]
     for machine in _machines(_group(request)).values():
         if any(m.symbol == symbol for m in machine.engine.markets()):
             bids, asks = machine.engine.l2(symbol, depth)
-            return {"symbol": symbol, "seq": machine.engine.sequence(symbol), "bids": bids, "asks": asks}
+            return {
+                "symbol": symbol,
+                "seq": machine.engine.sequence(symbol),
+                "bids": bids,
+                "asks": asks,
+            }
     raise NotFound(f"no symbol {symbol!r} on this matching member", code="unknown_symbol")

@@ -21,10 +21,26 @@ from collections import defaultdict
 from typing import Any
 
 MARKET_COMMANDS: list[dict[str, Any]] = [
-    {"op": "market", "symbol": "BTC-USD", "base": "BTC", "quote": "USD", "tick_size": "0.01",
-     "lot_size": "0.0001", "min_notional": "1", "status": "trading"},
-    {"op": "market", "symbol": "ETH-USD", "base": "ETH", "quote": "USD", "tick_size": "0.01",
-     "lot_size": "0.001", "min_notional": "1", "status": "trading"},
+    {
+        "op": "market",
+        "symbol": "BTC-USD",
+        "base": "BTC",
+        "quote": "USD",
+        "tick_size": "0.01",
+        "lot_size": "0.0001",
+        "min_notional": "1",
+        "status": "trading",
+    },
+    {
+        "op": "market",
+        "symbol": "ETH-USD",
+        "base": "ETH",
+        "quote": "USD",
+        "tick_size": "0.01",
+        "lot_size": "0.001",
+        "min_notional": "1",
+        "status": "trading",
+    },
 ]
 MIDS = {"BTC-USD": 50_000, "ETH-USD": 3_000}
 
@@ -48,8 +64,14 @@ def mixed_commands(n: int, seed: int) -> list[dict[str, Any]]:
         elif roll < 0.25 and live:
             order_id, account, sym = rng.choice(live)
             commands.append(
-                {"op": "amend", "id": order_id, "account": account, "symbol": sym,
-                 "price": _price(rng, MIDS[sym]), "ts": ts}
+                {
+                    "op": "amend",
+                    "id": order_id,
+                    "account": account,
+                    "symbol": sym,
+                    "price": _price(rng, MIDS[sym]),
+                    "ts": ts,
+                }
             )
         else:
             account = f"acct-{rng.randint(1, 6)}"
@@ -58,16 +80,34 @@ def mixed_commands(n: int, seed: int) -> list[dict[str, Any]]:
             qty = "0.5" if symbol == "BTC-USD" else "1.5"
             if roll < 0.32:
                 commands.append(
-                    {"op": "new", "id": order_id, "account": account, "symbol": symbol,
-                     "side": side, "type": "market", "qty": qty, "stp": "cancel_taker", "ts": ts}
+                    {
+                        "op": "new",
+                        "id": order_id,
+                        "account": account,
+                        "symbol": symbol,
+                        "side": side,
+                        "type": "market",
+                        "qty": qty,
+                        "stp": "cancel_taker",
+                        "ts": ts,
+                    }
                 )
                 continue
             tif = rng.choice(["GTC", "GTC", "GTC", "IOC", "FOK"])
             commands.append(
-                {"op": "new", "id": order_id, "account": account, "symbol": symbol, "side": side,
-                 "type": "limit", "price": _price(rng, MIDS[symbol]), "qty": qty, "tif": tif,
-                 "stp": rng.choice(["none", "cancel_taker", "cancel_maker", "cancel_both"]),
-                 "ts": ts}
+                {
+                    "op": "new",
+                    "id": order_id,
+                    "account": account,
+                    "symbol": symbol,
+                    "side": side,
+                    "type": "limit",
+                    "price": _price(rng, MIDS[symbol]),
+                    "qty": qty,
+                    "tif": tif,
+                    "stp": rng.choice(["none", "cancel_taker", "cancel_maker", "cancel_both"]),
+                    "ts": ts,
+                }
             )
             if tif == "GTC":
                 live.append((order_id, account, symbol))
@@ -107,19 +147,41 @@ def run_pipeline_bench(commands_n: int, seed: int, json_out: bool) -> int:
 
         worker_port = free_port()
         worker = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "services.matching.app:app", "--host", "127.0.0.1",
-             "--port", str(worker_port), "--loop", "uvloop", "--http", "httptools"],
-            env={**os.environ, "TRADESTACK_RESOURCE_PREFIX": prefix, "TRADESTACK_LOG_LEVEL": "WARNING"},
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "services.matching.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(worker_port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+            ],
+            env={
+                **os.environ,
+                "TRADESTACK_RESOURCE_PREFIX": prefix,
+                "TRADESTACK_LOG_LEVEL": "WARNING",
+            },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-            TimeElapsedColumn(), console=console, disable=json_out,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=json_out,
         ) as progress:
             task = progress.add_task("events on executions", total=expected)
-            first_s, last_s = _count_outputs(prefix, expected, lambda n: progress.update(task, completed=n))
+            first_s, last_s = _count_outputs(
+                prefix, expected, lambda n: progress.update(task, completed=n)
+            )
         drain_s = max(last_s - first_s, 1e-9)
         result = {
             "commands": len(commands),

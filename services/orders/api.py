@@ -41,7 +41,10 @@ async def place_order(
     body: PlaceOrder,
     user: RequireTrade,
     service: Service,
-    wait: Annotated[Literal["accepted"] | None, Query(description="Wait (5 s at most) for the engines' verdict.")] = None,
+    wait: Annotated[
+        Literal["accepted"] | None,
+        Query(description="Wait (5 s at most) for the engines' verdict."),
+    ] = None,
 ) -> OrjsonResponse:
     """Place an order. Answers `202` with status `pending` once the order is on the stream; a
     repeated `client_order_id` answers `200` with the original order."""
@@ -50,7 +53,9 @@ async def place_order(
         item = await service.wait_for_verdict(order["id"])
         if item is not None:
             order = queries.order_from_item(item)
-            return OrjsonResponse({"order": order, "freshness": queries.freshness(item)}, status_code=202)
+            return OrjsonResponse(
+                {"order": order, "freshness": queries.freshness(item)}, status_code=202
+            )
     return OrjsonResponse({"order": order}, status_code=status)
 
 
@@ -88,7 +93,9 @@ async def cancel_order(order_id: str, user: RequireTrade, service: Service) -> d
 
 
 @router.patch("/api/orders/{order_id}", status_code=202, responses=error_responses(404, 409))
-async def amend_order(order_id: str, body: AmendOrder, user: RequireTrade, service: Service) -> dict[str, object]:
+async def amend_order(
+    order_id: str, body: AmendOrder, user: RequireTrade, service: Service
+) -> dict[str, object]:
     """Ask to change a resting order's price and/or open quantity."""
     return {"order": await service.amend(user, order_id, body)}
 
@@ -114,7 +121,9 @@ async def balances(user: RequireRead, service: Service) -> dict[str, object]:
     return {"balances": await queries.list_balances(service.balances_table, user.account)}
 
 
-@router.post("/api/balances/deposit", status_code=202, response_model=TransferResponse, tags=["balances"])
+@router.post(
+    "/api/balances/deposit", status_code=202, response_model=TransferResponse, tags=["balances"]
+)
 async def deposit(
     body: Transfer, user: CurrentUser, service: Service, wait: bool = False
 ) -> dict[str, object]:

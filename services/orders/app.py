@@ -33,9 +33,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = client_config(max_pool_connections=100)
         dynamodb = await stack.enter_async_context(session.resource("dynamodb", config=config))
         kinesis = await stack.enter_async_context(session.client("kinesis", config=config))
-        tables = {name: await dynamodb.Table(physical_name(prefix, name)) for name in ("orders", "trades", "balances", "ledger", "markets")}
-        orders_stream = StreamProducer(kinesis, physical_name(prefix, "orders"), metrics_stream="orders")
-        matching_stream = StreamProducer(kinesis, physical_name(prefix, "matching"), metrics_stream="matching")
+        tables = {
+            name: await dynamodb.Table(physical_name(prefix, name))
+            for name in ("orders", "trades", "balances", "ledger", "markets")
+        }
+        orders_stream = StreamProducer(
+            kinesis, physical_name(prefix, "orders"), metrics_stream="orders"
+        )
+        matching_stream = StreamProducer(
+            kinesis, physical_name(prefix, "matching"), metrics_stream="matching"
+        )
         app.state.orders = OrdersService(
             settings=settings,
             orders_table=tables["orders"],

@@ -60,7 +60,10 @@ def audit(prefix: str) -> AuditReport:
     import boto3
 
     dynamodb = boto3.resource("dynamodb", config=client_config())
-    read = {name: scan_all(dynamodb.Table(physical_name(prefix, name))) for name in ("orders", "trades", "balances", "ledger")}
+    read = {
+        name: scan_all(dynamodb.Table(physical_name(prefix, name)))
+        for name in ("orders", "trades", "balances", "ledger")
+    }
     return check_tables(read["orders"], read["trades"], read["balances"], read["ledger"])
 
 
@@ -76,7 +79,9 @@ def check_tables(
     fills = Check("filled quantities = sum of fills")
     replay = Check("ledger replays to the balances")
 
-    totals: dict[str, dict[str, int]] = defaultdict(lambda: {"balances": 0, "deposits": 0, "withdrawals": 0})
+    totals: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"balances": 0, "deposits": 0, "withdrawals": 0}
+    )
     balance_rows: dict[tuple[str, str], tuple[int, int]] = {}
     for item in balances:
         account, asset = str(item["pk"]).removeprefix("ACCOUNT#"), str(item["sk"])
@@ -85,7 +90,9 @@ def check_tables(
         totals[asset]["balances"] += available + held
         negative.checked += 1
         if available < 0 or held < 0:
-            negative.problems.append(f"{account} {asset}: available {item['available']}, held {item['held']}")
+            negative.problems.append(
+                f"{account} {asset}: available {item['available']}, held {item['held']}"
+            )
 
     entries = ledger_entries(ledger)  # packed items unpacked, each entry once, in seq order
     for (account, asset), items in sorted(entries.items()):
@@ -93,15 +100,21 @@ def check_tables(
         available = held = 0
         for expected_seq, entry in enumerate(items, start=1):
             if int(entry["seq"]) != expected_seq:
-                replay.problems.append(f"{account} {asset}: entry {expected_seq} missing (found {entry['seq']})")
+                replay.problems.append(
+                    f"{account} {asset}: entry {expected_seq} missing (found {entry['seq']})"
+                )
                 break
             available += _units(entry["available_delta"])
             held += _units(entry["held_delta"])
             if (available, held) != (_units(entry["available"]), _units(entry["held"])):
-                replay.problems.append(f"{account} {asset}: entry {expected_seq} does not follow from the ones before")
+                replay.problems.append(
+                    f"{account} {asset}: entry {expected_seq} does not follow from the ones before"
+                )
                 break
             if available < 0 or held < 0:
-                negative.problems.append(f"{account} {asset}: negative after ledger entry {expected_seq}")
+                negative.problems.append(
+                    f"{account} {asset}: negative after ledger entry {expected_seq}"
+                )
             if entry["cause"] == "deposit":
                 totals[asset]["deposits"] += _units(entry["available_delta"])
             elif entry["cause"] == "withdraw":
@@ -140,8 +153,12 @@ def check_tables(
                 f"{format_units(filled_by_order.get(order_id, 0))}"
             )
         elif item.get("status") == "filled" and item.get("qty") and filled != _units(item["qty"]):
-            fills.problems.append(f"order {order_id}: status filled but {item.get('filled')} of {item['qty']}")
-    return AuditReport([conservation, negative, fills, replay], {k: dict(v) for k, v in totals.items()})
+            fills.problems.append(
+                f"order {order_id}: status filled but {item.get('filled')} of {item['qty']}"
+            )
+    return AuditReport(
+        [conservation, negative, fills, replay], {k: dict(v) for k, v in totals.items()}
+    )
 
 
 def audit_until_ok(prefix: str, settle_s: float) -> AuditReport:
@@ -164,19 +181,27 @@ def print_report(report: AuditReport) -> None:
     table.add_column("checked", justify="right")
     table.add_column("result")
     for check in report.checks:
-        result = "[green]ok[/green]" if check.ok else f"[red]{len(check.problems)} violation(s)[/red]"
+        result = (
+            "[green]ok[/green]" if check.ok else f"[red]{len(check.problems)} violation(s)[/red]"
+        )
         table.add_row(check.name, str(check.checked), result)
     console.print(table)
     assets = Table(title="Per asset")
     for column in ("asset", "balances", "deposits", "withdrawals"):
         assets.add_column(column, justify="right" if column != "asset" else "left")
     for asset, total in sorted(report.totals.items()):
-        assets.add_row(asset, *(format_units(total[k]) for k in ("balances", "deposits", "withdrawals")))
+        assets.add_row(
+            asset, *(format_units(total[k]) for k in ("balances", "deposits", "withdrawals"))
+        )
     console.print(assets)
     for check in report.checks:
         for problem in check.problems[:20]:
             console.print(f"[red]✗[/red] {check.name}: {problem}")
-    console.print("[bold green]audit passed[/bold green]" if report.ok else "[bold red]audit FAILED[/bold red]")
+    console.print(
+        "[bold green]audit passed[/bold green]"
+        if report.ok
+        else "[bold red]audit FAILED[/bold red]"
+    )
 
 
 def _units(value: Any) -> int:

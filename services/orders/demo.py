@@ -40,7 +40,11 @@ def seed_markets(prefix: str, markets: tuple[MarketSpec, ...] = DEMO_MARKETS) ->
 
     now = int(time.time() * 1000)
     table = boto3.resource("dynamodb", config=client_config()).Table(table_name(prefix))
-    created = [m.symbol for m in markets if put_market_sync(table, MarketSpec(**{**_fields(m), "updated": now}), only_if_new=True)]
+    created = [
+        m.symbol
+        for m in markets
+        if put_market_sync(table, MarketSpec(**{**_fields(m), "updated": now}), only_if_new=True)
+    ]
     kinesis = boto3.client("kinesis", config=client_config())
     records = [
         {"PartitionKey": spec.symbol, "Data": encode_record([spec.engine_command(now)])}
@@ -61,7 +65,14 @@ def seed_liquidity(prefix: str) -> int:
     markets = {m.symbol: m for m in list_markets_sync(table)}
     now = int(time.time() * 1000)
     messages: list[dict[str, Any]] = [
-        {"kind": "deposit", "account": MARKET_MAKER, "id": f"demo-mm-deposit-{asset}", "asset": asset, "amount": amount, "ts": now}
+        {
+            "kind": "deposit",
+            "account": MARKET_MAKER,
+            "id": f"demo-mm-deposit-{asset}",
+            "asset": asset,
+            "amount": amount,
+            "ts": now,
+        }
         for asset, amount in MARKET_MAKER_FUNDS.items()
     ]
     for symbol, (reference, qty, step) in QUOTES.items():
@@ -71,14 +82,20 @@ def seed_liquidity(prefix: str) -> int:
         for level in range(1, LEVELS + 1):
             for side, sign in (("buy", -1), ("sell", 1)):
                 price = _offset(reference, step, sign * level)
-                messages.append(_order(market, f"demo-mm-{symbol}-{side}-{level}", side, price, qty, now))
+                messages.append(
+                    _order(market, f"demo-mm-{symbol}-{side}-{level}", side, price, qty, now)
+                )
     kinesis = boto3.client("kinesis", config=client_config())
     data = encode_record(messages)
-    _put_records(kinesis, physical_name(prefix, "orders"), [{"PartitionKey": MARKET_MAKER, "Data": data}])
+    _put_records(
+        kinesis, physical_name(prefix, "orders"), [{"PartitionKey": MARKET_MAKER, "Data": data}]
+    )
     return len(messages) - len(MARKET_MAKER_FUNDS)
 
 
-def _order(market: MarketSpec, order_id: str, side: str, price: str, qty: str, ts: int) -> dict[str, Any]:
+def _order(
+    market: MarketSpec, order_id: str, side: str, price: str, qty: str, ts: int
+) -> dict[str, Any]:
     command = {
         "op": "new",
         "id": order_id,
@@ -93,13 +110,22 @@ def _order(market: MarketSpec, order_id: str, side: str, price: str, qty: str, t
         "stp": "cancel_maker",
         "ts": ts,
     }
-    return {"kind": "new", "account": MARKET_MAKER, "order": command, "market": market.terms(), "client_order_id": None}
+    return {
+        "kind": "new",
+        "account": MARKET_MAKER,
+        "order": command,
+        "market": market.terms(),
+        "client_order_id": None,
+    }
 
 
 def _offset(reference: str, step: str, multiple: int) -> str:
     """reference + multiple x step, exactly, with the reference's decimals."""
     exponent = Decimal(reference).as_tuple().exponent
-    return str((Decimal(reference) + multiple * Decimal(step)).quantize(Decimal(1).scaleb(exponent)))  # type: ignore[arg-type]
+    assert isinstance(exponent, int), f"{reference!r} is not a finite decimal"
+    return str(
+        (Decimal(reference) + multiple * Decimal(step)).quantize(Decimal(1).scaleb(exponent))
+    )
 
 
 def _fields(spec: MarketSpec) -> dict[str, Any]:
@@ -112,6 +138,10 @@ def _put_records(kinesis: Any, stream: str, records: list[dict[str, Any]]) -> No
         response = kinesis.put_records(StreamName=stream, Records=pending)
         if not response.get("FailedRecordCount"):
             return
-        pending = [r for r, result in zip(pending, response["Records"], strict=True) if "ErrorCode" in result]
+        pending = [
+            r
+            for r, result in zip(pending, response["Records"], strict=True)
+            if "ErrorCode" in result
+        ]
         time.sleep(0.2)
     raise RuntimeError(f"could not write {len(pending)} demo records to {stream}")

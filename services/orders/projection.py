@@ -95,7 +95,9 @@ class Projection:
         batch = {}
         for table, items in self.pending.items():
             if items:
-                batch[table] = [pack(table, {**item, "projected_at": projected_at}) for item in items.values()]
+                batch[table] = [
+                    pack(table, {**item, "projected_at": projected_at}) for item in items.values()
+                ]
         packed = [
             item
             for (account, asset), by_seq in self._entries.items()

@@ -88,7 +88,9 @@ class Projector:
             writer = await stack.enter_async_context(
                 session.client(
                     "dynamodb",
-                    config=client_config(max_pool_connections=20).merge(Config(parameter_validation=False)),
+                    config=client_config(max_pool_connections=20).merge(
+                        Config(parameter_validation=False)
+                    ),
                 )
             )
             tables = {t: _TableWriter(writer, physical_name(self.prefix, t)) for t in TABLES}
@@ -110,12 +112,16 @@ class Projector:
                     config=config,
                     session=session,
                 )
-            tasks = [asyncio.create_task(r.run(), name=f"projector:{n}") for n, r in self.readers.items()]
+            tasks = [
+                asyncio.create_task(r.run(), name=f"projector:{n}") for n, r in self.readers.items()
+            ]
             self.running = True
             try:
                 while not self._stopping.is_set():
                     with suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), self.settings.orders_projector_flush_s)
+                        await asyncio.wait_for(
+                            self._stopping.wait(), self.settings.orders_projector_flush_s
+                        )
                     await self._flush(tables, leases)
                 for reader in self.readers.values():
                     reader.stop()
@@ -127,7 +133,11 @@ class Projector:
                     task.cancel()
 
     def _handler(self, stream: str) -> Any:
-        apply = self.projection.apply_accounts if stream == "accounts" else self.projection.apply_execution
+        apply = (
+            self.projection.apply_accounts
+            if stream == "accounts"
+            else self.projection.apply_execution
+        )
 
         async def handle(message: dict[str, Any], position: RecordPosition) -> None:
             apply(message)
@@ -158,12 +168,18 @@ class Projector:
 
     async def _write(self, table: _TableWriter, items: list[dict[str, Any]]) -> None:
         requests = [{"PutRequest": {"Item": to_item(item)}} for item in items]
-        chunks = [requests[i : i + BATCH_WRITE_MAX] for i in range(0, len(requests), BATCH_WRITE_MAX)]
+        chunks = [
+            requests[i : i + BATCH_WRITE_MAX] for i in range(0, len(requests), BATCH_WRITE_MAX)
+        ]
         for start in range(0, len(chunks), WRITERS_PER_TABLE):
-            await asyncio.gather(*(table.write(chunk) for chunk in chunks[start : start + WRITERS_PER_TABLE]))
+            await asyncio.gather(
+                *(table.write(chunk) for chunk in chunks[start : start + WRITERS_PER_TABLE])
+            )
 
     async def _load_positions(self, leases: Any, stream: str) -> dict[str, str]:
-        response = await leases.get_item(Key={"pk": f"projector#{stream}", "sk": "positions"}, ConsistentRead=True)
+        response = await leases.get_item(
+            Key={"pk": f"projector#{stream}", "sk": "positions"}, ConsistentRead=True
+        )
         return dict((response.get("Item") or {}).get("positions") or {})
 
     async def _save_positions(self, leases: Any, stream: str, positions: dict[str, str]) -> None:

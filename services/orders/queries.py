@@ -96,7 +96,13 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
 
 
 async def list_orders(
-    orders_table: Any, account: str, *, status: str, symbol: str | None, limit: int, cursor: str | None
+    orders_table: Any,
+    account: str,
+    *,
+    status: str,
+    symbol: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """An account's orders, newest first, filtered by status (`open` or `all`) and symbol."""
     filters: Any = None

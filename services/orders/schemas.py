@@ -49,7 +49,15 @@ class PlaceOrder(_Strict):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"symbol": "BTC-USD", "side": "buy", "type": "limit", "price": "60000.00", "qty": "0.0010"}]
+            "examples": [
+                {
+                    "symbol": "BTC-USD",
+                    "side": "buy",
+                    "type": "limit",
+                    "price": "60000.00",
+                    "qty": "0.0010",
+                }
+            ]
         },
     )
 
@@ -59,7 +67,9 @@ class PlaceOrder(_Strict):
     price: DecimalString | None = None
     qty: DecimalString | None = None
     quote_qty: DecimalString | None = None
-    tif: TimeInForce | None = Field(default=None, description="GTC (default), IOC or FOK; market orders are IOC.")
+    tif: TimeInForce | None = Field(
+        default=None, description="GTC (default), IOC or FOK; market orders are IOC."
+    )
     post_only: bool = False
     stp: SelfTradePrevention = "cancel_taker"
     client_order_id: ClientOrderId | None = None

@@ -68,11 +68,15 @@ class OrdersService:
             number = await producer.put(key, message)
             await producer.wait_durable(number, key)
         except Exception as exc:  # the producer failed for good: say so, never pretend success
-            raise ServiceUnavailable("The order stream is unavailable; try again.", code="stream_unavailable") from exc
+            raise ServiceUnavailable(
+                "The order stream is unavailable; try again.", code="stream_unavailable"
+            ) from exc
 
     # -- orders ----------------------------------------------------------------------------------
 
-    async def place(self, user: AuthenticatedUser, request: PlaceOrder) -> tuple[int, dict[str, Any]]:
+    async def place(
+        self, user: AuthenticatedUser, request: PlaceOrder
+    ) -> tuple[int, dict[str, Any]]:
         """Validate and publish a new order. Returns (HTTP status, order view)."""
         market = await self.markets.get(request.symbol)
         if market is None:
@@ -110,7 +114,9 @@ class OrdersService:
             "expires_at": ts // 1000 + self.settings.orders_client_id_ttl_s,
         }
         try:
-            await self.orders_table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            await self.orders_table.put_item(
+                Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
             return None
         except Exception as exc:
             if _error_code(exc) != "ConditionalCheckFailedException":
@@ -120,7 +126,9 @@ class OrdersService:
         )
         claimed = response.get("Item")
         if claimed is None:  # expired between the two calls
-            raise Conflict("client_order_id is being reused; retry.", code="duplicate_client_order_id")
+            raise Conflict(
+                "client_order_id is being reused; retry.", code="duplicate_client_order_id"
+            )
         original = await self.order_item(claimed["order_id"])
         if original is not None:
             return queries.order_from_item(original)
@@ -169,7 +177,9 @@ class OrdersService:
         view = queries.order_from_item(item) if item else {"id": order_id, "status": "pending"}
         return {**view, "cancel": "requested"}
 
-    async def amend(self, user: AuthenticatedUser, order_id: str, request: AmendOrder) -> dict[str, Any]:
+    async def amend(
+        self, user: AuthenticatedUser, order_id: str, request: AmendOrder
+    ) -> dict[str, Any]:
         if request.price is None and request.qty is None:
             raise ValidationFailed("Give a new price, a new qty, or both.", code="empty_amend")
         item = await self.owned_order(user, order_id)
@@ -178,7 +188,9 @@ class OrdersService:
         if item.get("status") in TERMINAL:
             raise Conflict(f"The order is already {item['status']}.", code="order_not_open")
         if item.get("type") != "limit" or item.get("tif") not in (None, "GTC"):
-            raise ValidationFailed("Only resting GTC limit orders can be amended.", code="not_amendable")
+            raise ValidationFailed(
+                "Only resting GTC limit orders can be amended.", code="not_amendable"
+            )
         market = await self.markets.get(item["symbol"])
         if market is None:
             raise ValidationFailed("The order's market no longer exists.", code="unknown_symbol")
@@ -208,7 +220,9 @@ class OrdersService:
 
     # -- transfers -------------------------------------------------------------------------------
 
-    async def transfer(self, user: AuthenticatedUser, direction: str, request: Transfer) -> dict[str, Any]:
+    async def transfer(
+        self, user: AuthenticatedUser, direction: str, request: Transfer
+    ) -> dict[str, Any]:
         account = request.account or user.account
         assets = {a for m in (await self.markets.all()).values() for a in (m.base, m.quote)}
         if request.asset not in assets:
@@ -216,12 +230,16 @@ class OrdersService:
         try:
             amount = parse_units(request.amount)
         except MoneyError as exc:
-            raise ValidationFailed("amount has more than 8 decimals.", code="invalid_amount") from exc
+            raise ValidationFailed(
+                "amount has more than 8 decimals.", code="invalid_amount"
+            ) from exc
         if not user.is_admin:
             if direction != "deposit" or not self.settings.demo_mode:
                 raise Forbidden("This needs the admin role.", code="admin_required")
             if account != user.account:
-                raise Forbidden("The faucet only pays into your own account.", code="admin_required")
+                raise Forbidden(
+                    "The faucet only pays into your own account.", code="admin_required"
+                )
             await self._check_faucet_cap(account, request.asset, amount)
         if direction == "withdraw":
             available, _ = await queries.get_balance(self.balances_table, account, request.asset)
@@ -286,13 +304,17 @@ def validate_order(request: PlaceOrder, market: MarketSpec) -> dict[str, Any]:
     command: dict[str, Any] = {"symbol": market.symbol, "side": request.side, "type": request.type}
     if request.type == "limit":
         if request.price is None or request.qty is None or request.quote_qty is not None:
-            raise ValidationFailed("A limit order needs price and qty (and no quote_qty).", code="invalid_order")
+            raise ValidationFailed(
+                "A limit order needs price and qty (and no quote_qty).", code="invalid_order"
+            )
         tif = request.tif or "GTC"
         if request.post_only and tif != "GTC":
             raise ValidationFailed("post_only needs tif GTC.", code="invalid_order")
     else:
         if (request.qty is None) == (request.quote_qty is None):
-            raise ValidationFailed("A market order needs exactly one of qty and quote_qty.", code="invalid_order")
+            raise ValidationFailed(
+                "A market order needs exactly one of qty and quote_qty.", code="invalid_order"
+            )
         if request.tif not in (None, "IOC"):
             raise ValidationFailed("Market orders are IOC.", code="invalid_order")
         if request.post_only:

@@ -53,5 +53,9 @@ def consumer_app(settings: OrdersSettings, consumer: Consumer, *, title: str) ->
         return consumer.status()
 
     return create_service_app(
-        settings, title=title, routers=[router], readiness={"consumer": running, "aws": aws}, lifespan=lifespan
+        settings,
+        title=title,
+        routers=[router],
+        readiness={"consumer": running, "aws": aws},
+        lifespan=lifespan,
     )

@@ -76,5 +76,7 @@ def test_bench_e2e_prints_sane_figures(tmp_path_factory: pytest.TempPathFactory)
 
     slower = {**report, "config": {**report["config"], "rate": report["config"]["rate"] * 2}}
     print_sweep([report, slower])
-    chart = write_sweep_chart([report, slower], tmp_path_factory.mktemp("chart") / "sweep.png", title="t")
+    chart = write_sweep_chart(
+        [report, slower], tmp_path_factory.mktemp("chart") / "sweep.png", title="t"
+    )
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000

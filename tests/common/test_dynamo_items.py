@@ -22,7 +22,9 @@ _scalars = (
 )
 _values = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(min_size=1), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(min_size=1), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -37,7 +39,7 @@ def test_items_match_boto3s_serializer(item: dict[str, Any]) -> None:
 
 def _plain(attribute: dict[str, Any]) -> dict[str, Any]:
     """An AttributeValue with boto3's `Binary` wrapper taken off."""
-    (kind, value), = attribute.items()
+    ((kind, value),) = attribute.items()
     if kind == "B":
         return {"B": bytes(getattr(value, "value", value))}
     if kind == "M":

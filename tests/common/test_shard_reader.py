@@ -106,7 +106,9 @@ async def test_a_closed_shard_ends_without_iterator_or_when_caught_up() -> None:
     assert (await moto.read()).end_of_shard
 
 
-async def test_a_read_at_the_tip_waits_before_the_next_while_a_shard_behind_is_read_at_once() -> None:
+async def test_a_read_at_the_tip_waits_before_the_next_while_a_shard_behind_is_read_at_once() -> (
+    None
+):
     config = RuntimeConfig(tip_poll_interval_s=0.2, idle_poll_min_s=0.001, idle_poll_max_s=0.004)
     kinesis = ScriptedKinesis([records(1, behind=500), records(2), records(3)])
     reader = ShardReader(kinesis, "s", "shardId-0", config=config)

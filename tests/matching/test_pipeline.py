@@ -18,6 +18,7 @@ from tests.support.streams import put_messages, read_stream, wait_for_messages
 
 pytestmark = pytest.mark.aws
 
+
 def replay_by_symbol(commands: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     engine = MatchingEngine(())
     by_symbol: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -107,9 +108,7 @@ def test_snapshot_and_replay_restore_the_identical_book(aws_prefix: str, tmp_pat
     engine = MatchingEngine(())
     for command in commands:
         engine.apply(command)
-    service = matching_service(
-        aws_prefix, tmp_path, TRADESTACK_SNAPSHOT_EVERY_RECORDS="50"
-    ).start()
+    service = matching_service(aws_prefix, tmp_path, TRADESTACK_SNAPSHOT_EVERY_RECORDS="50").start()
     put_messages(aws_prefix, "matching", ((c["symbol"], c) for c in commands))
     expected_count = total(replay_by_symbol(commands))
     wait_for_messages(aws_prefix, "executions", lambda m: len(m) >= expected_count)
@@ -121,7 +120,9 @@ def test_snapshot_and_replay_restore_the_identical_book(aws_prefix: str, tmp_pat
         for symbol in MIDS:
             deadline = time.monotonic() + 30
             while True:
-                response = httpx.get(f"{restarted.url}/admin/symbols/{symbol}/book", params={"depth": 1000})
+                response = httpx.get(
+                    f"{restarted.url}/admin/symbols/{symbol}/book", params={"depth": 1000}
+                )
                 if response.status_code == 200 or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
@@ -132,4 +133,6 @@ def test_snapshot_and_replay_restore_the_identical_book(aws_prefix: str, tmp_pat
             assert [tuple(x) for x in body["asks"]] == [tuple(x) for x in asks]
     finally:
         restarted.stop()
-    assert len(read_stream(aws_prefix, "executions")) == expected_count, "restart re-published nothing"
+    assert len(read_stream(aws_prefix, "executions")) == expected_count, (
+        "restart re-published nothing"
+    )

@@ -287,7 +287,14 @@ def test_amend_request_ids_survive_snapshot_and_restore(venue: Venue) -> None:
     venue.buy("b", "100", "3")
     venue.amend("b", price="99", request_id="r1")
     restored = MatchingEngine.restore(venue.engine.snapshot())
-    command = {"op": "amend", "id": "b", "account": "alice", "symbol": "BTC-USD", "price": "99", "request_id": "r1"}
+    command = {
+        "op": "amend",
+        "id": "b",
+        "account": "alice",
+        "symbol": "BTC-USD",
+        "price": "99",
+        "request_id": "r1",
+    }
     assert restored.apply(command) == []
     assert restored.snapshot() == venue.engine.snapshot()
 

@@ -15,7 +15,9 @@ from tests.orders.conftest import Issuer
 class Trader:
     """One user of the venue: an account id, a token, and the calls the tests make."""
 
-    def __init__(self, http: httpx.AsyncClient, issuer: Issuer, *, admin: bool = False, name: str = "u") -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, issuer: Issuer, *, admin: bool = False, name: str = "u"
+    ) -> None:
         self.http = http
         self.account = f"{name}-{uuid.uuid4().hex[:8]}"
         self.headers = issuer.headers(self.account, admin=admin)
@@ -23,9 +25,13 @@ class Trader:
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await self.http.request(method, path, headers=self.headers, **kwargs)
 
-    async def deposit(self, asset: str, amount: str, *, account: str | None = None) -> dict[str, Any]:
+    async def deposit(
+        self, asset: str, amount: str, *, account: str | None = None
+    ) -> dict[str, Any]:
         body = {"asset": asset, "amount": amount, **({"account": account} if account else {})}
-        response = await self.call("POST", "/api/balances/deposit", params={"wait": "true"}, json=body)
+        response = await self.call(
+            "POST", "/api/balances/deposit", params={"wait": "true"}, json=body
+        )
         assert response.status_code == 202, response.text
         transfer = response.json()["transfer"]
         assert transfer["status"] == "applied", transfer
@@ -47,7 +53,9 @@ class Trader:
         assert response.status_code == 200, response.text
         return {b["asset"]: (b["available"], b["held"]) for b in response.json()["balances"]}
 
-    async def wait_balance(self, asset: str, expected: tuple[str, str], timeout_s: float = 10.0) -> None:
+    async def wait_balance(
+        self, asset: str, expected: tuple[str, str], timeout_s: float = 10.0
+    ) -> None:
         deadline = time.monotonic() + timeout_s
         seen = None
         while time.monotonic() < deadline:
@@ -57,7 +65,9 @@ class Trader:
             await asyncio.sleep(0.05)
         raise AssertionError(f"{self.account} {asset}: expected {expected}, last seen {seen}")
 
-    async def wait_status(self, order_id: str, statuses: set[str], timeout_s: float = 10.0) -> dict[str, Any]:
+    async def wait_status(
+        self, order_id: str, statuses: set[str], timeout_s: float = 10.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         order: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -81,7 +91,14 @@ async def new_market(admin: Trader, base: str, *, tick: str = "0.01", lot: str =
     response = await admin.call(
         "POST",
         "/api/admin/markets",
-        json={"symbol": symbol, "base": base, "quote": "USD", "tick_size": tick, "lot_size": lot, "min_notional": "1"},
+        json={
+            "symbol": symbol,
+            "base": base,
+            "quote": "USD",
+            "tick_size": tick,
+            "lot_size": lot,
+            "min_notional": "1",
+        },
     )
     assert response.status_code == 201, response.text
     return symbol

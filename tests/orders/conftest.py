@@ -52,10 +52,23 @@ class Issuer:
     def __init__(self) -> None:
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.pem = private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         ).decode()
         numbers = private.public_key().public_numbers()
-        jwks = {"keys": [{"alg": "RS256", "e": _b64_uint(numbers.e), "kid": KID, "kty": "RSA", "n": _b64_uint(numbers.n), "use": "sig"}]}
+        jwks = {
+            "keys": [
+                {
+                    "alg": "RS256",
+                    "e": _b64_uint(numbers.e),
+                    "kid": KID,
+                    "kty": "RSA",
+                    "n": _b64_uint(numbers.n),
+                    "use": "sig",
+                }
+            ]
+        }
         body = orjson.dumps(jwks)
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -104,7 +117,12 @@ class Venue:
         self.prefix = prefix
         env = {**FAST_TIMINGS, "TRADESTACK_AUTH_JWKS_URL": issuer.jwks_url}
         self.processes = {
-            name: ServiceProcess(app, prefix=prefix, env={**env, "TRADESTACK_SERVICE_NAME": name}, log=log_dir / f"{name}.log")
+            name: ServiceProcess(
+                app,
+                prefix=prefix,
+                env={**env, "TRADESTACK_SERVICE_NAME": name},
+                log=log_dir / f"{name}.log",
+            )
             for name, app in PROCESSES.items()
         }
 
@@ -135,7 +153,9 @@ def make_prefix() -> str:
 
 
 @pytest.fixture(scope="module")
-def venue(local_aws: str, issuer: Issuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venue]:
+def venue(
+    local_aws: str, issuer: Issuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Venue]:
     running = Venue(make_prefix(), issuer, tmp_path_factory.mktemp("logs")).start()
     try:
         yield running

@@ -120,14 +120,18 @@ def test_amend_up_needs_funds_and_amend_down_releases() -> None:
     venue.cancel("alice", buy)
     venue.cancel("alice", buy)
     assert venue.balance("alice", "USD") == (100000 * U, 0)
-    assert [m["reason"] for m in venue.published if m["kind"] == "request_rejected"][-1] == "order_not_open"
+    assert [m["reason"] for m in venue.published if m["kind"] == "request_rejected"][
+        -1
+    ] == "order_not_open"
 
 
 def test_cancel_of_someone_elses_order_is_refused() -> None:
     venue = funded()
     buy = venue.order("alice", "BTC-USD", "buy", price="100.00", qty="1")
     venue.cancel("bob", buy)
-    assert [m["reason"] for m in venue.published if m["kind"] == "request_rejected"] == ["not_order_owner"]
+    assert [m["reason"] for m in venue.published if m["kind"] == "request_rejected"] == [
+        "not_order_owner"
+    ]
     assert venue.last_order(buy)["status"] == "open"
 
 
@@ -136,7 +140,14 @@ def test_snapshot_restore_gives_the_same_outputs() -> None:
     venue.order("alice", "BTC-USD", "buy", price="100.00", qty="3")
     restored = AccountsEngine.restore(venue.accounts.snapshot())
     assert restored.snapshot() == venue.accounts.snapshot()
-    msg = {"kind": "withdraw", "account": "alice", "id": "w-x", "asset": "USD", "amount": "5", "ts": 9}
+    msg = {
+        "kind": "withdraw",
+        "account": "alice",
+        "id": "w-x",
+        "asset": "USD",
+        "amount": "5",
+        "ts": 9,
+    }
     assert restored.apply(dict(msg)) == venue.accounts.apply(dict(msg))
 
 

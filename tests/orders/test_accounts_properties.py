@@ -18,7 +18,9 @@ btc_qty = st.integers(1, 300).map(lambda n: f"{n / 100:.4f}")
 amounts = st.integers(1, 5_000).map(str)
 
 deposit = st.tuples(st.just("deposit"), st.sampled_from(ACCOUNTS), st.sampled_from(ASSETS), amounts)
-withdraw = st.tuples(st.just("withdraw"), st.sampled_from(ACCOUNTS), st.sampled_from(ASSETS), amounts)
+withdraw = st.tuples(
+    st.just("withdraw"), st.sampled_from(ACCOUNTS), st.sampled_from(ASSETS), amounts
+)
 limit = st.tuples(
     st.just("limit"),
     st.sampled_from(ACCOUNTS),
@@ -39,10 +41,20 @@ market = st.tuples(
 )
 cancel = st.tuples(st.just("cancel"), st.sampled_from(ACCOUNTS), st.integers(0, 40))
 amend = st.tuples(
-    st.just("amend"), st.sampled_from(ACCOUNTS), st.integers(0, 40), st.one_of(st.none(), prices), st.one_of(st.none(), btc_qty)
+    st.just("amend"),
+    st.sampled_from(ACCOUNTS),
+    st.integers(0, 40),
+    st.one_of(st.none(), prices),
+    st.one_of(st.none(), btc_qty),
 )
-commands = st.lists(st.one_of(deposit, withdraw, limit, limit, limit, limit, market, cancel, amend), min_size=20, max_size=80)
-FUNDING: list[tuple[Any, ...]] = [("deposit", account, asset, "2000") for account in ACCOUNTS for asset in ASSETS]
+commands = st.lists(
+    st.one_of(deposit, withdraw, limit, limit, limit, limit, market, cancel, amend),
+    min_size=20,
+    max_size=80,
+)
+FUNDING: list[tuple[Any, ...]] = [
+    ("deposit", account, asset, "2000") for account in ACCOUNTS for asset in ASSETS
+]
 FUNDING += [
     ("limit", "c", symbol, side, price, "1.0000", "GTC", "none")
     for symbol in MARKETS
@@ -82,12 +94,22 @@ def run(venue: MemoryVenue, ops: list[tuple[Any, ...]]) -> dict[str, int]:
             _, account, symbol, side, price, qty, tif, stp = op
             if symbol == "ETH-USD":
                 qty = f"{float(qty):.3f}"
-            order_ids.append((account, venue.order(account, symbol, side, price=price, qty=qty, tif=tif, stp=stp)))
+            order_ids.append(
+                (
+                    account,
+                    venue.order(account, symbol, side, price=price, qty=qty, tif=tif, stp=stp),
+                )
+            )
         elif kind == "market":
             _, account, symbol, side, price, (field, value) = op
             if symbol == "ETH-USD" and field == "qty":
                 value = f"{float(value):.3f}"
-            order_ids.append((account, venue.order(account, symbol, side, "market", price=price, **{field: value})))
+            order_ids.append(
+                (
+                    account,
+                    venue.order(account, symbol, side, "market", price=price, **{field: value}),
+                )
+            )
         elif kind == "cancel" and order_ids:
             owner, order_id = order_ids[op[2] % len(order_ids)]
             venue.cancel(op[1] if op[2] % 3 == 0 else owner, order_id)
@@ -101,7 +123,9 @@ def run(venue: MemoryVenue, ops: list[tuple[Any, ...]]) -> dict[str, int]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=commands, duplicate=st.booleans())
-def test_any_command_sequence_conserves_every_asset(ops: list[tuple[Any, ...]], duplicate: bool) -> None:
+def test_any_command_sequence_conserves_every_asset(
+    ops: list[tuple[Any, ...]], duplicate: bool
+) -> None:
     venue = MemoryVenue(duplicate_relay=duplicate)
     expected = run(venue, FUNDING + ops)
     for order in list(venue.accounts.orders.values()):

@@ -24,7 +24,9 @@ async def http(venue: Venue) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def test_kill_accounts_worker_mid_flow(venue: Venue, http: httpx.AsyncClient, issuer: Issuer) -> None:
+async def test_kill_accounts_worker_mid_flow(
+    venue: Venue, http: httpx.AsyncClient, issuer: Issuer
+) -> None:
     admin = Trader(http, issuer, admin=True, name="admin")
     symbol = await new_market(admin, "CRASH")
     alice, bob = Trader(http, issuer, name="alice"), Trader(http, issuer, name="bob")
@@ -34,7 +36,9 @@ async def test_kill_accounts_worker_mid_flow(venue: Venue, http: httpx.AsyncClie
     placed: dict[str, Trader] = {}
     for i in range(ORDERS):
         trader, side = (alice, "buy") if i % 2 == 0 else (bob, "sell")
-        response = await trader.order(wait=False, symbol=symbol, side=side, price="100.00", qty="1.000")
+        response = await trader.order(
+            wait=False, symbol=symbol, side=side, price="100.00", qty="1.000"
+        )
         placed[response["order"]["id"]] = trader
         if i == ORDERS // 3:
             venue.processes["accounts"].kill()  # SIGKILL: no checkpoint, no lease release
@@ -44,14 +48,22 @@ async def test_kill_accounts_worker_mid_flow(venue: Venue, http: httpx.AsyncClie
 
     final = {}
     for order_id, trader in placed.items():
-        final[order_id] = await trader.wait_status(order_id, {"filled", "rejected", "cancelled", "expired"}, timeout_s=30)
+        final[order_id] = await trader.wait_status(
+            order_id, {"filled", "rejected", "cancelled", "expired"}, timeout_s=30
+        )
     unfilled = [o for o in final.values() if o["status"] != "filled"]
     assert not unfilled, __import__("json").dumps(unfilled)
 
     for trader, side in ((alice, "buy"), (bob, "sell")):
-        orders = (await trader.call("GET", "/api/orders", params={"status": "all", "symbol": symbol, "limit": 500})).json()["orders"]
+        orders = (
+            await trader.call(
+                "GET", "/api/orders", params={"status": "all", "symbol": symbol, "limit": 500}
+            )
+        ).json()["orders"]
         mine = sorted(o["id"] for o in orders)
-        assert mine == sorted(i for i, t in placed.items() if t is trader)  # none lost, none doubled
+        assert mine == sorted(
+            i for i, t in placed.items() if t is trader
+        )  # none lost, none doubled
         fills = await trader.fills(symbol=symbol, limit=500)
         assert len(fills) == ORDERS // 2 and len({f["order_id"] for f in fills}) == ORDERS // 2
         assert {f["side"] for f in fills} == {side}

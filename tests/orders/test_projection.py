@@ -150,7 +150,9 @@ def test_orders_and_trades_items_are_packed_and_unpack_to_every_field() -> None:
     for table in ("orders", "trades"):
         assert all(PACKED in item for item in batch[table])
         assert all(len(item) <= 8 for item in batch[table])
-        expected = sorted((dict(i, projected_at=5) for i in unpacked[table]), key=lambda i: (i["pk"], i["sk"]))
+        expected = sorted(
+            (dict(i, projected_at=5) for i in unpacked[table]), key=lambda i: (i["pk"], i["sk"])
+        )
         got = sorted(map(unpack, batch[table]), key=lambda i: (i["pk"], i["sk"]))
         assert got == expected
     order = next(iter(batch["orders"]))

@@ -41,7 +41,9 @@ class MemoryVenue:
         self.accounts = AccountsEngine()
         self.matching = MatchingEngine(
             [
-                Market(symbol, m["base"], m["quote"], m["tick_size"], m["lot_size"], m["min_notional"])
+                Market(
+                    symbol, m["base"], m["quote"], m["tick_size"], m["lot_size"], m["min_notional"]
+                )
                 for symbol, m in MARKETS.items()
             ]
         )
@@ -75,15 +77,35 @@ class MemoryVenue:
 
     def deposit(self, account: str, asset: str, amount: str) -> None:
         self.ts += 1
-        self.send({"kind": "deposit", "account": account, "id": self.next_id("d"), "asset": asset, "amount": amount, "ts": self.ts})
+        self.send(
+            {
+                "kind": "deposit",
+                "account": account,
+                "id": self.next_id("d"),
+                "asset": asset,
+                "amount": amount,
+                "ts": self.ts,
+            }
+        )
 
     def withdraw(self, account: str, asset: str, amount: str) -> str:
         self.ts += 1
         transfer_id = self.next_id("w")
-        self.send({"kind": "withdraw", "account": account, "id": transfer_id, "asset": asset, "amount": amount, "ts": self.ts})
+        self.send(
+            {
+                "kind": "withdraw",
+                "account": account,
+                "id": transfer_id,
+                "asset": asset,
+                "amount": amount,
+                "ts": self.ts,
+            }
+        )
         return transfer_id
 
-    def order(self, account: str, symbol: str, side: str, type_: str = "limit", **fields: Any) -> str:
+    def order(
+        self, account: str, symbol: str, side: str, type_: str = "limit", **fields: Any
+    ) -> str:
         self.ts += 1
         order_id = fields.pop("id", None) or self.next_id()
         command: dict[str, Any] = {
@@ -98,20 +120,49 @@ class MemoryVenue:
         if type_ == "limit":
             command["tif"] = fields.pop("tif", "GTC")
         command.update({k: v for k, v in fields.items() if v is not None})
-        self.send({"kind": "new", "account": account, "order": command, "market": MARKETS[symbol], "client_order_id": None})
+        self.send(
+            {
+                "kind": "new",
+                "account": account,
+                "order": command,
+                "market": MARKETS[symbol],
+                "client_order_id": None,
+            }
+        )
         return order_id
 
     def cancel(self, account: str, order_id: str) -> None:
         self.ts += 1
-        self.send({"kind": "cancel", "account": account, "id": order_id, "ts": self.ts, "request_id": self.next_id("r")})
+        self.send(
+            {
+                "kind": "cancel",
+                "account": account,
+                "id": order_id,
+                "ts": self.ts,
+                "request_id": self.next_id("r"),
+            }
+        )
 
     def amend(self, account: str, order_id: str, **fields: Any) -> None:
         self.ts += 1
-        self.send({"kind": "amend", "account": account, "id": order_id, "ts": self.ts, "request_id": self.next_id("r"), **fields})
+        self.send(
+            {
+                "kind": "amend",
+                "account": account,
+                "id": order_id,
+                "ts": self.ts,
+                "request_id": self.next_id("r"),
+                **fields,
+            }
+        )
 
     def balance(self, account: str, asset: str) -> tuple[int, int]:
         return self.accounts.balance(account, asset)
 
     def last_order(self, order_id: str) -> dict[str, Any]:
-        views = [m["order"] for m in self.published if m["kind"] == "order" and m["order"]["id"] == order_id]
+        views = [
+            m["order"]
+            for m in self.published
+            if m["kind"] == "order" and m["order"]["id"] == order_id
+        ]
         return views[-1]

@@ -17,7 +17,9 @@ from services.common.local_aws import free_port
 class ServiceProcess:
     """A service under uvicorn on a free port, with the test's AWS endpoint and prefix."""
 
-    def __init__(self, app: str, *, prefix: str, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self, app: str, *, prefix: str, env: dict[str, str] | None = None, log: Path | None = None
+    ) -> None:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -34,7 +36,16 @@ class ServiceProcess:
     def start(self, *, wait_ready: bool = True, timeout_s: float = 30.0) -> ServiceProcess:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                self.app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,

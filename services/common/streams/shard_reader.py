@@ -105,7 +105,9 @@ class ShardReader:
         if records:
             self.last_sequence = records[-1]["SequenceNumber"]
             at_tip = not behind and len(records) < config.get_records_limit
-            self._delay = max(config.min_poll_interval_s, config.tip_poll_interval_s if at_tip else 0.0)
+            self._delay = max(
+                config.min_poll_interval_s, config.tip_poll_interval_s if at_tip else 0.0
+            )
             self._idle = config.idle_poll_min_s
         else:
             self._delay = self._idle

@@ -234,7 +234,9 @@ class MatchingEngine:
         request_id = get("request_id")
         if request_id is not None:
             if request_id.__class__ is not str or not 0 < len(request_id) <= MAX_NAME_LENGTH:
-                msg = f"request_id must be a non-empty string of at most {MAX_NAME_LENGTH} characters"
+                msg = (
+                    f"request_id must be a non-empty string of at most {MAX_NAME_LENGTH} characters"
+                )
                 return self._reject_order(out, book, ts, cmd, _R.MALFORMED_COMMAND, msg)
             if order.amend_ids is not None and request_id in order.amend_ids:
                 # The same amend again (a producer retry or a replay upstream): applying it
@@ -525,7 +527,9 @@ class MatchingEngine:
                         ]
                         if stp not in _STPS:
                             raise ValueError(f"bad stp {stp!r} in snapshot")
-                        order = Order(order_id, account, side, price, open_qty, stp, post_only, filled)
+                        order = Order(
+                            order_id, account, side, price, open_qty, stp, post_only, filled
+                        )
                         if amend_ids is not None:
                             order.amend_ids = dict.fromkeys(amend_ids)
                         book.rest(order)

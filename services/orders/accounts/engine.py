@@ -122,7 +122,12 @@ class AccountsEngine:
         forward["account"] = account
         available, _ = self.balance(account, order.hold_asset)
         t = order.terms
-        if order.type == MARKET and order.side == BUY and order.price is None and order.quote_qty is None:
+        if (
+            order.type == MARKET
+            and order.side == BUY
+            and order.price is None
+            and order.quote_qty is None
+        ):
             # Market buy by quantity with no protection price: hold the whole quote balance and
             # cap the spend at what it pays for, fees included (the engine takes both caps).
             cap = available * 10_000 // (10_000 + t.max_fee_bps)
@@ -231,7 +236,13 @@ class AccountsEngine:
             "updated": ts,
             "version": 1,
         }
-        out.append(("accounts", account, {"kind": "order", "id": f"{get('id')}:1", "account": account, "order": view}))
+        out.append(
+            (
+                "accounts",
+                account,
+                {"kind": "order", "id": f"{get('id')}:1", "account": account, "order": view},
+            )
+        )
         out.append(
             (
                 "accounts",
@@ -258,7 +269,13 @@ class AccountsEngine:
             (
                 "matching",
                 order.symbol,
-                {"op": "cancel", "id": order.id, "account": order.account, "symbol": order.symbol, "ts": msg.get("ts")},
+                {
+                    "op": "cancel",
+                    "id": order.id,
+                    "account": order.account,
+                    "symbol": order.symbol,
+                    "ts": msg.get("ts"),
+                },
             )
         )
 
@@ -284,9 +301,16 @@ class AccountsEngine:
             available, _ = self.balance(order.account, order.hold_asset)
             if need - order.held > available:
                 order.requests.pop()
-                return self._reject_request(out, msg, order.account, "amend", Reason.INSUFFICIENT_FUNDS)
+                return self._reject_request(
+                    out, msg, order.account, "amend", Reason.INSUFFICIENT_FUNDS
+                )
             self._hold(out, order, need - order.held, ts)
-        command: dict[str, Any] = {"op": "amend", "id": order.id, "account": order.account, "symbol": order.symbol}
+        command: dict[str, Any] = {
+            "op": "amend",
+            "id": order.id,
+            "account": order.account,
+            "symbol": order.symbol,
+        }
         if price is not None:
             command["price"] = order.terms.price(price)
         if qty is not None:
@@ -298,11 +322,15 @@ class AccountsEngine:
         command["ts"] = ts
         out.append(("matching", order.symbol, command))
 
-    def _requested_order(self, msg: dict[str, Any], out: list[Output], request: str) -> LiveOrder | None:
+    def _requested_order(
+        self, msg: dict[str, Any], out: list[Output], request: str
+    ) -> LiveOrder | None:
         order_id = msg.get("id")
         order = self.orders.get(order_id) if isinstance(order_id, str) else None
         if order is None:
-            reason = Reason.ORDER_NOT_OPEN if order_id in self.seen_orders else Reason.ORDER_NOT_FOUND
+            reason = (
+                Reason.ORDER_NOT_OPEN if order_id in self.seen_orders else Reason.ORDER_NOT_FOUND
+            )
             self._reject_request(out, msg, msg["account"], request, reason)
             return None
         if order.account != msg["account"]:
@@ -355,12 +383,24 @@ class AccountsEngine:
                 raise MoneyError("bad asset")
             amount = parse_units(msg.get("amount"))
         except MoneyError:
-            out.append(("accounts", account, {**result, "status": "rejected", "reason": str(Reason.MALFORMED_MESSAGE)}))
+            out.append(
+                (
+                    "accounts",
+                    account,
+                    {**result, "status": "rejected", "reason": str(Reason.MALFORMED_MESSAGE)},
+                )
+            )
             return
         if kind == "withdraw":
             available, _ = self.balance(account, asset)
             if amount > available:
-                out.append(("accounts", account, {**result, "status": "rejected", "reason": str(Reason.INSUFFICIENT_FUNDS)}))
+                out.append(
+                    (
+                        "accounts",
+                        account,
+                        {**result, "status": "rejected", "reason": str(Reason.INSUFFICIENT_FUNDS)},
+                    )
+                )
                 return
             amount = -amount
         self._ledger(out, account, asset, amount, 0, kind, transfer_id, ts)
@@ -397,7 +437,12 @@ class AccountsEngine:
             order_id = event.get("order_id")
         order = self.orders.get(order_id) if isinstance(order_id, str) else None
         seq = event.get("seq")
-        if order is None or order.account != msg["account"] or not isinstance(seq, int) or seq <= order.last_seq:
+        if (
+            order is None
+            or order.account != msg["account"]
+            or not isinstance(seq, int)
+            or seq <= order.last_seq
+        ):
             self.ignored += 1  # unknown, finished, foreign, or already applied
             return
         handler = _EVENT_HANDLERS.get(kind)  # type: ignore[arg-type]
@@ -411,10 +456,24 @@ class AccountsEngine:
         except MoneyError:
             self.ignored += 1
 
-    def _on_accepted(self, order: LiveOrder, event: dict[str, Any], msg: dict[str, Any], out: list[Output], ts: Any) -> None:
+    def _on_accepted(
+        self,
+        order: LiveOrder,
+        event: dict[str, Any],
+        msg: dict[str, Any],
+        out: list[Output],
+        ts: Any,
+    ) -> None:
         order.matched = True
 
-    def _on_trade(self, order: LiveOrder, event: dict[str, Any], msg: dict[str, Any], out: list[Output], ts: Any) -> None:
+    def _on_trade(
+        self,
+        order: LiveOrder,
+        event: dict[str, Any],
+        msg: dict[str, Any],
+        out: list[Output],
+        ts: Any,
+    ) -> None:
         order.matched = True
         role: str = msg["role"]
         t = order.terms
@@ -484,21 +543,42 @@ class AccountsEngine:
         self._release_excess(out, order, ts)
         self._emit_order(out, order, ts)
 
-    def _on_rested(self, order: LiveOrder, event: dict[str, Any], msg: dict[str, Any], out: list[Output], ts: Any) -> None:
+    def _on_rested(
+        self,
+        order: LiveOrder,
+        event: dict[str, Any],
+        msg: dict[str, Any],
+        out: list[Output],
+        ts: Any,
+    ) -> None:
         order.matched = True
         order.open = parse_units(event["open_qty"], allow_zero=True)
         order.status = OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.OPEN
         self._release_excess(out, order, ts)
         self._emit_order(out, order, ts)
 
-    def _on_amended(self, order: LiveOrder, event: dict[str, Any], msg: dict[str, Any], out: list[Output], ts: Any) -> None:
+    def _on_amended(
+        self,
+        order: LiveOrder,
+        event: dict[str, Any],
+        msg: dict[str, Any],
+        out: list[Output],
+        ts: Any,
+    ) -> None:
         self._answer_request(order, "amend")
         order.price = parse_units(event["price"])
         order.open = parse_units(event["qty"], allow_zero=True)
         self._release_excess(out, order, ts)
         self._emit_order(out, order, ts)
 
-    def _on_rejected(self, order: LiveOrder, event: dict[str, Any], msg: dict[str, Any], out: list[Output], ts: Any) -> None:
+    def _on_rejected(
+        self,
+        order: LiveOrder,
+        event: dict[str, Any],
+        msg: dict[str, Any],
+        out: list[Output],
+        ts: Any,
+    ) -> None:
         if event.get("reason") == "duplicate_order_id":
             return  # the echo of a replayed `new`; the original is what counts
         if not order.matched:
@@ -514,14 +594,35 @@ class AccountsEngine:
             event.get("reason", "rejected"),
         )
 
-    def _on_filled(self, order: LiveOrder, event: dict[str, Any], msg: dict[str, Any], out: list[Output], ts: Any) -> None:
+    def _on_filled(
+        self,
+        order: LiveOrder,
+        event: dict[str, Any],
+        msg: dict[str, Any],
+        out: list[Output],
+        ts: Any,
+    ) -> None:
         self._finish(out, order, OrderStatus.FILLED, ts)
 
-    def _on_cancelled(self, order: LiveOrder, event: dict[str, Any], msg: dict[str, Any], out: list[Output], ts: Any) -> None:
+    def _on_cancelled(
+        self,
+        order: LiveOrder,
+        event: dict[str, Any],
+        msg: dict[str, Any],
+        out: list[Output],
+        ts: Any,
+    ) -> None:
         order.reason = event.get("reason")
         self._finish(out, order, OrderStatus.CANCELLED, ts)
 
-    def _on_expired(self, order: LiveOrder, event: dict[str, Any], msg: dict[str, Any], out: list[Output], ts: Any) -> None:
+    def _on_expired(
+        self,
+        order: LiveOrder,
+        event: dict[str, Any],
+        msg: dict[str, Any],
+        out: list[Output],
+        ts: Any,
+    ) -> None:
         order.reason = event.get("reason")
         self._finish(out, order, OrderStatus.EXPIRED, ts)
 
@@ -558,12 +659,16 @@ class AccountsEngine:
         order.held -= amount
         self._ledger(out, order.account, order.hold_asset, amount, -amount, "release", order.id, ts)
 
-    def _spend(self, out: list[Output], order: LiveOrder, amount: int, cause: str, ref: str, ts: Any) -> None:
+    def _spend(
+        self, out: list[Output], order: LiveOrder, amount: int, cause: str, ref: str, ts: Any
+    ) -> None:
         """Pay out of the order's hold. Holds always cover fills; if a bug ever broke that, the
         shortfall comes out of available funds, where the audit's no-negative check sees it."""
         from_hold = min(amount, order.held)
         order.held -= from_hold
-        self._ledger(out, order.account, order.hold_asset, from_hold - amount, -from_hold, cause, ref, ts)
+        self._ledger(
+            out, order.account, order.hold_asset, from_hold - amount, -from_hold, cause, ref, ts
+        )
 
     def _ledger(
         self,
@@ -611,7 +716,12 @@ class AccountsEngine:
             (
                 "accounts",
                 order.account,
-                {"kind": "order", "id": f"{order.id}:{order.version}", "account": order.account, "order": order.view()},
+                {
+                    "kind": "order",
+                    "id": f"{order.id}:{order.version}",
+                    "account": order.account,
+                    "order": order.view(),
+                },
             )
         )
 
@@ -671,7 +781,9 @@ _HANDLERS: dict[str, Callable[[AccountsEngine, dict[str, Any], list[Output]], No
     "execution": AccountsEngine._execution,
 }
 
-_EventHandler = Callable[[AccountsEngine, LiveOrder, dict[str, Any], dict[str, Any], list[Output], Any], None]
+_EventHandler = Callable[
+    [AccountsEngine, LiveOrder, dict[str, Any], dict[str, Any], list[Output], Any], None
+]
 _EVENT_HANDLERS: dict[str, _EventHandler] = {
     "accepted": AccountsEngine._on_accepted,
     "trade": AccountsEngine._on_trade,
@@ -682,4 +794,3 @@ _EVENT_HANDLERS: dict[str, _EventHandler] = {
     "cancelled": AccountsEngine._on_cancelled,
     "expired": AccountsEngine._on_expired,
 }
-
