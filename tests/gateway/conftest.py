@@ -60,7 +60,9 @@ def start_gateway(
                 **{name: server.url for name, server in upstreams.items()},
                 "matching": dead_url,
             },
-            "gateway_upstream_timeout_s": 0.5,
+            # short enough for the 504 test, long enough that a busy CI machine (the upstreams
+            # share this process's GIL) does not time out an ordinary request
+            "gateway_upstream_timeout_s": 2.0,
             "gateway_throttle_enabled": False,
             "gateway_openapi_ttl_s": 0,
             "gateway_web_dir": web_dir,

@@ -62,7 +62,7 @@ def standin(service: str) -> FastAPI:
 
         @app.get("/api/balances/slow")
         async def slow() -> dict[str, str]:
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(5.0)
             return {"slow": "yes"}
 
         @app.get("/api/trades/stream")

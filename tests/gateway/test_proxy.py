@@ -130,10 +130,10 @@ def test_service_down_is_502(start_gateway: StartGateway, dead_url: str) -> None
 
 def test_slow_service_is_504(client: httpx.Client) -> None:
     started = time.monotonic()
-    response = client.get("/api/balances/slow")  # sleeps 2 s; the gateway waits 0.5 s
+    response = client.get("/api/balances/slow")  # sleeps 5 s; the gateway waits 2 s
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "upstream_timeout"
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 4.5
     assert client.get("/api/balances").status_code == 200  # and the gateway carries on
 
 
