@@ -44,7 +44,7 @@ class BaseServiceSettings(BaseSettings):
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     demo_mode: bool = False
     stream_tip_poll_s: float = Field(
-        default=0.01,
+        default=0.025,
         ge=0,
         le=5,
         description="Pause before the next GetRecords once a read has reached the tip of its "
