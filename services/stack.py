@@ -62,18 +62,22 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
-        """SIGTERM every process group (services first, the AWS endpoint last), then SIGKILL
-        whatever has not exited after a grace period. Leaves no orphans."""
-        for running in reversed(self.processes):
-            _signal_group(running.process, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for running in reversed(self.processes):
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                running.process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                _signal_group(running.process, signal.SIGKILL)
-                running.process.wait()
+        """SIGTERM every service's process group and wait for them (their shutdown writes final
+        snapshots and checkpoints, so the AWS endpoint must still answer), then the AWS endpoint;
+        SIGKILL whatever has not exited after a grace period. Leaves no orphans."""
+        services = [p for p in reversed(self.processes) if p.name != "aws"]
+        endpoint = [p for p in self.processes if p.name == "aws"]
+        for group in (services, endpoint):
+            for running in group:
+                _signal_group(running.process, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            for running in group:
+                remaining = max(0.1, deadline - time.monotonic())
+                try:
+                    running.process.wait(timeout=remaining)
+                except subprocess.TimeoutExpired:
+                    _signal_group(running.process, signal.SIGKILL)
+                    running.process.wait()
         self.processes.clear()
 
     def restart(self, name: str) -> RunningProcess:
