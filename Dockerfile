@@ -13,15 +13,17 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /app
-# Dependencies first, so a change of code alone reuses this layer.
+# Dependencies first, from the lock (exact versions and hashes, the same set `make` installs),
+# so a change of code alone reuses this layer.
+COPY requirements/build.lock requirements/runtime.lock ./requirements/
+RUN pip install --require-hashes --no-deps -r requirements/build.lock \
+    && pip install --require-hashes --no-deps -r requirements/runtime.lock \
+    && pip check
 COPY pyproject.toml README.md ./
-RUN mkdir services && touch services/__init__.py \
-    && pip install . \
-    && pip uninstall --yes tradestack
 COPY services ./services
 # Editable: the package stays at /app/services, next to /app/web, where the gateway looks for it.
-RUN pip install --no-deps --editable . \
-    && pip uninstall --yes pip setuptools wheel \
+RUN pip install --no-deps --no-build-isolation --editable . \
+    && pip uninstall --yes pip setuptools \
     && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 # --- runtime: no compiler, no pip, not root ---------------------------------------------------
@@ -30,7 +32,7 @@ FROM python:3.11-slim-bookworm AS runtime
 RUN groupadd --system --gid 10001 tradestack \
     && useradd --system --uid 10001 --gid tradestack --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin tradestack \
-    && pip uninstall --yes pip setuptools wheel
+    && pip uninstall --yes pip setuptools
 
 COPY --from=build /opt/venv /opt/venv
 COPY services /app/services

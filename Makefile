@@ -1,16 +1,21 @@
 # Two commands matter: `make run` starts the whole venue, `make test` runs every test.
-# Both create .venv and install what they need first.
+# Both create .venv and install what they need first, from the lock: exact versions with hashes
+# (requirements/*.lock, made by `make lock`; docs/dependencies.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCKED := pip install --quiet --require-hashes --no-deps
 
-.PHONY: run test bench lint install clean tools
+.PHONY: run test bench lint install clean tools lock lock-upgrade test-latest versions
 
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# A new lock or pyproject.toml makes a new .venv: exactly the locked set, nothing left over.
+$(STAMP): pyproject.toml requirements/build.lock requirements/dev.lock
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/$(LOCKED) -r requirements/build.lock
+	$(BIN)/$(LOCKED) -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,8 +34,37 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check services tests
 	$(BIN)/mypy services
 
+versions: $(STAMP)
+	@$(BIN)/tradestack version
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) .venv-lock .venv-latest .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The lock: `make lock` after editing pyproject.toml or requirements/*.in (keeps every other
+# pin); `make lock-upgrade` moves everything to the newest versions the ranges allow, and
+# `make lock-upgrade PACKAGES="moto boto3"` only those. Then `make test` before committing.
+UV := .venv-lock/bin/uv
+UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(UPGRADE)
+
+$(UV): requirements/uv.lock
+	$(PYTHON) -m venv --clear .venv-lock
+	.venv-lock/bin/$(LOCKED) -r requirements/uv.lock
+
+lock: $(UV)
+	$(UV_COMPILE) pyproject.toml --extra dev -o requirements/dev.lock
+	$(UV_COMPILE) pyproject.toml --constraints requirements/dev.lock -o requirements/runtime.lock
+	$(UV_COMPILE) requirements/build.in -o requirements/build.lock
+	$(UV_COMPILE) requirements/tools.in -o requirements/tools.lock
+	$(UV_COMPILE) requirements/uv.in -o requirements/uv.lock
+
+lock-upgrade:
+	$(MAKE) lock UPGRADE="$(if $(PACKAGES),$(addprefix --upgrade-package ,$(PACKAGES)),--upgrade)"
+
+# Drift check (not in CI): the newest versions pyproject.toml allows, in a throwaway venv,
+# against the fast suites; prints what changed against the lock and what broke.
+test-latest: $(STAMP)
+	$(BIN)/python -m services.drift --venv .venv-latest
 
 # Infrastructure checks (tests/infra): checkov and hadolint in their own venv, Debian's
 # docker-compose (validates docker-compose.yml without an engine) and an nginx binary unpacked
@@ -39,10 +73,10 @@ clean:
 TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-$(TOOLS_STAMP): infra/requirements-tools.txt
-	test -d $(TOOLS) || $(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --upgrade pip
-	$(TOOLS)/bin/pip install --quiet -r infra/requirements-tools.txt
+$(TOOLS_STAMP): requirements/build.lock requirements/tools.lock
+	$(PYTHON) -m venv --clear $(TOOLS)
+	$(TOOLS)/bin/$(LOCKED) -r requirements/build.lock
+	$(TOOLS)/bin/$(LOCKED) -r requirements/tools.lock
 	touch $(TOOLS_STAMP)
 
 tools: $(TOOLS_STAMP)

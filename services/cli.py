@@ -448,6 +448,15 @@ def seed_demo_command(
     seed_demo(prefix)
 
 
+@app.command()
+def version() -> None:
+    """The installed versions of the key dependencies (moto, boto3, FastAPI, ...) beside the
+    versions requirements/dev.lock names; put this in a bug report."""
+    from services.versions import print_versions
+
+    raise typer.Exit(print_versions())
+
+
 def main() -> None:
     app()
 

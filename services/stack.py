@@ -24,7 +24,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from services.common.local_aws import local_aws_environment, start_moto_server, wait_until_up
+from services.common.local_aws import (
+    endpoint_patches,
+    local_aws_environment,
+    start_moto_server,
+    wait_until_up,
+)
 from services.common.topology import LOCAL_AWS_PORT, SERVICES, ServiceDef
 from services.serve import uvicorn_command
 
@@ -165,6 +170,7 @@ def start_stack(options: StackOptions) -> Stack:
                 log_path = options.log_dir / "aws.log" if options.log_dir else None
                 moto = start_moto_server(aws_port, log_path=log_path)
             stack.processes.append(RunningProcess("aws", moto, aws_port))
+            _report_patches(endpoint)
             env.update(local_aws_environment(endpoint))
         os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "TRADESTACK_"))})
         stack.env = env
@@ -188,6 +194,24 @@ def start_stack(options: StackOptions) -> Stack:
         stack.stop()
         raise
     return stack
+
+
+def _report_patches(endpoint: str) -> None:
+    patches = endpoint_patches(endpoint)
+    if patches is None:
+        return
+    if patches["refused"]:
+        console.print(
+            f"[yellow]local AWS endpoint: moto {patches['moto']} refused "
+            f"{', '.join(patches['refused'])} (moto's own code answers instead: correct, slower); "
+            "`make install` restores the tested versions. Details: "
+            f"{endpoint}/_tradestack/patches[/yellow]"
+        )
+    else:
+        console.print(
+            f"[dim]local AWS endpoint: moto {patches['moto']}, "
+            f"{len(patches['installed'])} patches verified against it[/dim]"
+        )
 
 
 def seed_demo(prefix: str) -> None:

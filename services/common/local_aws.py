@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -57,3 +59,14 @@ def wait_until_up(
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"the local AWS endpoint at {endpoint} did not answer in {timeout_s:.0f}s")
+
+
+def endpoint_patches(endpoint: str) -> dict[str, Any] | None:
+    """What the local endpoint says of its patches of moto (`moto_server.PATCHES`), or None if it
+    does not say (moto's own server, LocalStack)."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_tradestack/patches", timeout=2) as response:
+            answer = json.load(response)
+    except (OSError, ValueError):
+        return None
+    return answer if isinstance(answer, dict) and "installed" in answer else None

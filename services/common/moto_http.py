@@ -99,8 +99,9 @@ class _Connection(asyncio.Protocol):
             return
         keep_alive = self._parser.should_keep_alive()
         method = self._parser.get_method().decode("latin-1")
-        if self._url == CALLS_PATH.encode():
-            body = json.dumps(CALLS).encode()
+        info = INFO_PATHS.get(self._url.decode("latin-1"))
+        if info is not None:
+            body = json.dumps(info()).encode()
             self._transport.write(
                 self._serialize(
                     method, 200, [("Content-Type", "application/json")], body, keep_alive=keep_alive
@@ -249,6 +250,9 @@ CALLS_PATH = "/_tradestack/calls"
 """GET answers the number of calls served so far per action (`{"dynamodb:GetItem": 12, ...}`),
 for `tradestack bench e2e`'s calls-per-order figures. Not an AWS path."""
 CALLS: dict[str, int] = {}
+
+INFO_PATHS: dict[str, Callable[[], Any]] = {CALLS_PATH: lambda: CALLS}
+"""Paths the endpoint answers itself with JSON (never AWS paths); `moto_server` adds its own."""
 
 
 def _count(method: str, headers: list[tuple[bytes, bytes]]) -> None:

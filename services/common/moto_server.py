@@ -1,31 +1,18 @@
-"""moto's server with the fixes the local stack needs: `python -m services.common.moto_server`.
+"""The local AWS endpoint: moto's server with the venue's fixes, `python -m services.common.moto_server`.
 
-1. Lost records. moto's server is threaded and its Kinesis `put_record` is not thread-safe: two
-   PutRecords calls on one shard at the same moment can both take sequence number n + 1, and the
-   second record silently replaces the first, although both were acknowledged. Measured: 1-2 of
-   800 records lost with 40 concurrent calls on a shard of 5,000 records. Shard writes and reads
-   are serialized here.
-2. Speed. moto finds a shard's last sequence number by listing every key (so writing n records
-   costs O(n^2)) and scans a shard from its first record on every GetRecords. Sequence numbers of a
-   moto shard are consecutive integers, so both become direct look-ups (with moto's own code kept
-   for any shard where that does not hold).
-3. Per-call overhead (`patch_speed`, server only). Every call of the venue's services costs moto
-   ~2-3 ms of CPU before any work (measured with py-spy under `tradestack bench e2e`): it lists
-   its own package directory (a `stat` per service) to route each request, inspects the handler
-   class for its methods, parses DynamoDB request bodies through the generic botocore-shape
-   parser (half the cost of a BatchWriteItem), serializes Kinesis and DynamoDB responses through
-   the generic shape serializer, checks an item's size in O(attributes^2) and logs every request.
-   The patches cache the first two, build GetRecords/PutRecords responses directly, take a
-   DynamoDB JSON body as it is when it holds no binary attribute (the only type the shape parser
-   changes: base64 to bytes), write the results of DynamoDB's data calls (already DynamoDB JSON)
-   with `json.dumps` when they hold nothing the serializer would change, check an item's size
-   once, and drop the request log. Responses are unchanged (tests compare them with moto's own).
-   `TRADESTACK_MOTO_SPEEDUPS=false` turns them off.
+moto is the local AWS (`tradestack up`, the tests). This module serves it with:
 
-4. Keep-alive. moto's werkzeug server closes every connection after one response; `main` serves
-   moto's WSGI application with `services.common.moto_http` instead (keep-alive, httptools, one
-   event loop), Kinesis and DynamoDB calls going straight to moto's handlers
-   (`direct_json_dispatch`).
+1. The patches of `services.common.moto_patches`: one correctness fix (moto's Kinesis writes are
+   not thread-safe and lose acknowledged records) and speed-ups of moto's per-call overhead
+   (~2-3 ms of CPU per call before any work, measured under `tradestack bench e2e`). Each speed-up
+   is installed only after `services.common.moto_selftest` has shown, against the moto that is
+   installed, that it leaves every answer unchanged; one that does not is refused and moto's own
+   code answers instead, with one warning naming the moto version. `GET /_tradestack/patches`
+   says which are in use. `TRADESTACK_MOTO_SPEEDUPS=false` installs none and runs moto's own
+   (werkzeug) server with only the correctness fix.
+2. A keep-alive front (`services.common.moto_http`): moto's werkzeug server closes every
+   connection after one response; this one keeps them, parses with httptools on one event loop,
+   and hands Kinesis and DynamoDB calls straight to moto's handlers (`direct_json_dispatch`).
 
 Command line: `-H HOST -p PORT`, as `python -m moto.server`. Nothing here runs against real AWS.
 """
@@ -33,186 +20,79 @@ Command line: `-H HOST -p PORT`, as `python -m moto.server`. Nothing here runs a
 from __future__ import annotations
 
 import argparse
-import functools
-import json
+import logging
 import os
-import threading
+from collections.abc import Sequence
 from typing import Any
 
-_LOCK = threading.RLock()
+from services.common.moto_patches import CORRECTNESS, SPEEDUPS, Patch
 
-_DYNAMODB_DATA_ACTIONS = frozenset(
-    {
-        "GetItem",
-        "PutItem",
-        "UpdateItem",
-        "DeleteItem",
-        "BatchWriteItem",
-        "BatchGetItem",
-        "Query",
-        "Scan",
-        "TransactWriteItems",
-    }
-)
-"""DynamoDB calls whose results `patch_speed` writes without moto's shape serializer."""
+log = logging.getLogger("tradestack.moto_server")
+
+DIRECT_DISPATCH = False
+"""Whether `direct_json_dispatch` skips Flask (set by the `direct-dispatch` patch)."""
+
+PATCHES: dict[str, Any] = {"moto": None, "installed": [], "refused": {}}
+"""What `GET /_tradestack/patches` answers: moto's version, the patches in use, the refused ones
+with the reason."""
 
 
-def _max_sequence_number(self: Any) -> int:
-    return next(reversed(self.records)) if self.records else 0
+PATCHES_PATH = "/_tradestack/patches"
 
 
-def _get_records(
-    original: Any, self: Any, last_sequence_id: str, limit: int | None
-) -> tuple[list[Any], int, int]:
-    records = self.records
-    if not records:
-        return original(self, last_sequence_id, limit)
-    first, last = next(iter(records)), next(reversed(records))
-    if last - first + 1 != len(records):
-        return original(self, last_sequence_id, limit)
-    after = int(last_sequence_id)
-    start = max(after + 1, first)
-    end = last if limit is None else min(last, start + limit - 1)
-    results = [records[n] for n in range(start, end + 1)]
-    if not results:
-        return [], after, 0
-    behind = records[last].created_at - results[-1].created_at
-    return results, results[-1].sequence_number, int(behind * 1000)
+def moto_version() -> str:
+    from importlib.metadata import version
+
+    return version("moto")
 
 
-def patch_moto() -> None:
-    """Apply the fixes to moto's Kinesis models (idempotent)."""
-    from moto.kinesis import models
+def install_patches(speedups: Sequence[Patch] = SPEEDUPS) -> dict[str, Any]:
+    """Install the correctness fix and every speed-up of `speedups` that passes the self-test.
 
-    if getattr(models.Stream, "_tradestack_patched", False):
-        return
-    # Monkeypatching moto's classes is the point of this module.
-    original_put = models.Stream.put_record
-    original_get = models.Shard.get_records
+    Returns (and keeps in `PATCHES`) what was installed and what was refused and why; logs one
+    warning if anything was refused. Called once, when the endpoint starts."""
+    from services.common import moto_selftest
 
-    @functools.wraps(original_put)
-    def put_record(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with _LOCK:
-            return original_put(self, *args, **kwargs)
-
-    @functools.wraps(original_get)
-    def get_records(self: Any, last_sequence_id: str, limit: int | None) -> Any:
-        with _LOCK:
-            return _get_records(original_get, self, last_sequence_id, limit)
-
-    models.Stream.put_record = put_record  # type: ignore[method-assign]
-    models.Shard.get_records = get_records  # type: ignore[method-assign]
-    models.Shard.get_max_sequence_number = _max_sequence_number  # type: ignore[method-assign]
-    setattr(models.Stream, "_tradestack_patched", True)  # noqa: B010
-
-
-def patch_speed() -> None:
-    """Cut moto's per-call overhead (point 3 of the module docstring); idempotent."""
-    from moto.core import responses
-    from moto.dynamodb.exceptions import ItemSizeTooLarge
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-    from moto.dynamodb.models.utilities import bytesize
-    from moto.dynamodb.responses import DynamoHandler
-    from moto.kinesis.responses import KinesisResponse
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-    from werkzeug.serving import WSGIRequestHandler
-
-    if getattr(KinesisResponse, "_tradestack_fast", False):
-        return
-    json_headers = {"Content-Type": "application/x-amz-json-1.1"}
-
-    def no_request_log(self: Any, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    backends: dict[Any, Any] = {}
-    find_backend = DomainDispatcherApplication.get_backend_for_host
-
-    def get_backend_for_host(self: Any, host: str | None) -> Any:
-        # Routing depends only on the host name; moto lists its package directory every time.
-        if host not in backends:
-            backends[host] = find_backend(self, host)
-        return backends[host]
-
-    def get_records(self: Any) -> tuple[str, dict[str, str]]:
-        iterator, records, behind = self.kinesis_backend.get_records(
-            self._get_param("StreamARN"), self._get_param("ShardIterator"), self._get_param("Limit")
+    PATCHES.update(moto=moto_version(), installed=[], refused={})
+    try:
+        CORRECTNESS.install()
+    except (AttributeError, ImportError) as exc:
+        PATCHES["refused"][CORRECTNESS.name] = f"cannot be installed: {exc}"
+    else:
+        PATCHES["installed"].append(CORRECTNESS.name)
+    if speedups:
+        verdict = moto_selftest.verify(speedups)
+        PATCHES["installed"].extend(verdict.installed)
+        PATCHES["refused"].update(verdict.refused)
+    if PATCHES["refused"]:
+        reasons = "; ".join(f"{name}: {why}" for name, why in PATCHES["refused"].items())
+        log.warning(
+            "moto %s: the local AWS endpoint refused %d of its patches of moto's internals and "
+            "uses moto's own code for them (correct, slower). Tradestack is tested with the "
+            "moto of requirements/dev.lock; reinstall with `make install` or update the patches "
+            "in services/common/moto_patches.py. Refused: %s",
+            PATCHES["moto"],
+            len(PATCHES["refused"]),
+            reasons,
         )
-        body = {
-            "NextShardIterator": iterator,
-            "MillisBehindLatest": behind,
-            "Records": [
-                {
-                    "Data": record.data,  # stored as received: base64 text
-                    "PartitionKey": record.partition_key,
-                    "SequenceNumber": str(record.sequence_number),
-                    "ApproximateArrivalTimestamp": round(record.created_at, 3),
-                }
-                for record in records
-            ],
-        }
-        return json.dumps(body), dict(json_headers)
-
-    def put_records(self: Any) -> tuple[str, dict[str, str]]:
-        result = self.kinesis_backend.put_records(
-            self._get_param("StreamARN"), self._get_param("StreamName"), self._get_param("Records")
-        )
-        return json.dumps(result), dict(json_headers)
-
-    parse_by_shape = DynamoHandler.parse_parameters
-
-    def parse_parameters(self: Any, request: Any) -> None:
-        body = request.data
-        if b'"B"' in body or b'"BS"' in body:
-            parse_by_shape(self, request)  # binary attributes: base64 text becomes bytes
-        else:
-            self.params = json.loads(body) if body else {}
-
-    def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
-        self.hash_key = hash_key
-        self.range_key = range_key
-        converted = {key: DynamoType(value) for key, value in attrs.items()}
-        if sum(bytesize(key) + value.size() for key, value in converted.items()) > 405000:
-            raise ItemSizeTooLarge
-        self.attrs = LimitedSizeDict()
-        dict.update(self.attrs, converted)
-
-    serialize_by_shape = DynamoHandler.serialized
-
-    def serialized(self: Any, action_result: Any) -> Any:
-        # The data calls' results are already DynamoDB JSON: dump them as they are unless they
-        # hold what the shape serializer would change (bytes, None members, timestamps, ...).
-        result = action_result.result
-        if isinstance(result, dict) and self._get_action() in _DYNAMODB_DATA_ACTIONS:
-            try:
-                body = json.dumps(result)
-            except TypeError:
-                return serialize_by_shape(self, action_result)
-            if "null" not in body and "NaN" not in body and "Infinity" not in body:
-                headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
-                return 200, headers, body
-        return serialize_by_shape(self, action_result)
-
-    DynamoHandler.serialized = serialized  # type: ignore[method-assign]
-    WSGIRequestHandler.log_request = no_request_log  # type: ignore[method-assign]
-    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
-    responses.method_names_from_class = functools.cache(responses.method_names_from_class)
-    KinesisResponse.get_records = get_records  # type: ignore[assignment,method-assign]
-    KinesisResponse.put_records = put_records  # type: ignore[assignment,method-assign]
-    DynamoHandler.parse_parameters = parse_parameters  # type: ignore[method-assign]
-    Item.__init__ = item_init  # type: ignore[method-assign]
-    setattr(KinesisResponse, "_tradestack_fast", True)  # noqa: B010
+    return PATCHES
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run moto with the fixes applied: on the keep-alive server of `services.common.moto_http`,
-    or, with `TRADESTACK_MOTO_SPEEDUPS=false`, on moto's own werkzeug server."""
-    patch_moto()
-    if os.environ.get("TRADESTACK_MOTO_SPEEDUPS", "true").lower() in ("0", "false", "no"):
+    """Run moto with the patches: on the keep-alive server of `services.common.moto_http`, or,
+    with `TRADESTACK_MOTO_SPEEDUPS=false`, on moto's own werkzeug server."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    speedups = os.environ.get("TRADESTACK_MOTO_SPEEDUPS", "true").lower() not in (
+        "0",
+        "false",
+        "no",
+    )
+    install_patches(SPEEDUPS if speedups else ())
+    if not speedups:
         from moto.server import main as moto_main
 
         moto_main(argv)
         return
-    patch_speed()
     parser = argparse.ArgumentParser(description="moto's server with Tradestack's fixes")
     parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind")
     parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
@@ -222,12 +102,14 @@ def main(argv: list[str] | None = None) -> None:
 
     from services.common import moto_http
 
+    moto_http.INFO_PATHS[PATCHES_PATH] = lambda: PATCHES
     app = direct_json_dispatch(DomainDispatcherApplication(create_backend_app))
     moto_http.run(app, args.host, args.port)
 
 
 def direct_json_dispatch(app: Any) -> Any:
-    """moto's WSGI `app`, with Kinesis and DynamoDB calls handed straight to moto's handlers.
+    """moto's WSGI `app`, with Kinesis and DynamoDB calls handed straight to moto's handlers
+    while `DIRECT_DISPATCH` is on.
 
     Those are POSTs to `/` named by `X-Amz-Target`. moto's Flask app routes them through a
     request context, URL matching and a werkzeug `Response` to the same handler; skipping that
@@ -252,7 +134,8 @@ def direct_json_dispatch(app: Any) -> Any:
     def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
         handler = handlers.get(environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0])
         if (
-            handler is None
+            not DIRECT_DISPATCH
+            or handler is None
             or environ.get("REQUEST_METHOD") != "POST"
             or environ.get("PATH_INFO") != "/"
             or "HTTP_ORIGIN" in environ

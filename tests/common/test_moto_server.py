@@ -16,26 +16,100 @@ import pytest
 
 from services.common.aws import aio_session, client_config
 from services.common.local_aws import free_port, local_aws_environment, wait_until_up
-from services.common.moto_server import _get_records, patch_moto
+from services.common.moto_patches import SPEEDUPS, Patch, Swap, fast_get_records
+from services.common.moto_selftest import verify
 
 
-def test_fast_reads_return_what_moto_returns() -> None:
+def _reference_read(shard: Any, after: str, limit: int | None) -> tuple[list[int], int, int]:
+    """What GetRecords means, written out: the records after `after`, at most `limit`, the last
+    position read, and how far (ms) the last record read is behind the shard's newest."""
+    import datetime
+
+    numbers = [n for n in shard.records if n > int(after)][:limit]
+    if not numbers:
+        return [], int(after), 0
+    behind = shard.records[max(shard.records)].created_at - shard.records[numbers[-1]].created_at
+    seconds = behind.total_seconds() if isinstance(behind, datetime.timedelta) else behind
+    return numbers, numbers[-1], int(seconds * 1000)
+
+
+@pytest.mark.parametrize("arrival", ["datetime", "float"])
+def test_fast_reads_return_what_moto_returns(arrival: str) -> None:
+    """moto <= 5.2.5 keeps a record's arrival as epoch seconds, 5.2.6 as a datetime: the direct
+    look-up reads both correctly, lag included, and agrees with moto's own scan where moto's
+    scan knows the type."""
+    import datetime
+
     from moto.kinesis.models import Shard
 
-    patch_moto()
-    original = Shard.get_records.__wrapped__  # type: ignore[attr-defined]
+    scan = Shard.get_records
+    while hasattr(scan, "__wrapped__"):  # the endpoint's wrappers, if a test installed them
+        scan = scan.__wrapped__
     shard = Shard(0, 0, 2**128 - 1)
     for i in range(300):
-        shard.put_record(f"k{i % 7}", f"data{i}", "")
-    assert shard.get_max_sequence_number() == 300
+        shard.put_record(f"k{i % 7}", f"data{i}".encode(), "")
+    mototype = type(next(iter(shard.records.values())).created_at)
+    base = datetime.datetime(2026, 1, 1, 12, 0, 0, 123456)
+    for i, record in enumerate(shard.records.values()):
+        moment = base + datetime.timedelta(milliseconds=7 * i + i % 3)
+        record.created_at = moment if arrival == "datetime" else moment.timestamp()
     rng = random.Random(3)
     for _ in range(300):
         after = str(rng.randint(0, 320))
         limit = rng.choice([None, 1, 5, 100, 1000])
-        fast = _get_records(original, shard, after, limit)
-        slow = original(shard, after, limit)
-        assert [r.sequence_number for r in fast[0]] == [r.sequence_number for r in slow[0]]
-        assert fast[1:] == slow[1:], (after, limit)
+        fast = fast_get_records(scan, shard, after, limit)
+        assert ([r.sequence_number for r in fast[0]], *fast[1:]) == _reference_read(
+            shard, after, limit
+        ), (after, limit)
+        if isinstance(next(iter(shard.records.values())).created_at, mototype):
+            slow = scan(shard, after, limit)
+            assert [r.sequence_number for r in fast[0]] == [r.sequence_number for r in slow[0]]
+            assert fast[1:] == slow[1:], (after, limit)
+
+
+def test_every_patch_passes_the_self_test_with_the_locked_moto() -> None:
+    """With the moto of requirements/dev.lock, no patch may be refused: a refusal means a patch
+    and moto's own code disagree, and the endpoint would quietly lose its speed."""
+    verdict = verify(SPEEDUPS)
+    try:
+        assert verdict.refused == {}
+        assert verdict.installed == [patch.name for patch in SPEEDUPS]
+    finally:
+        verdict.undo()
+
+
+def test_a_patch_that_changes_an_answer_is_refused_and_moto_answers() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    def install_wrong_get_item() -> Swap:
+        swap = Swap()
+        original = DynamoHandler.get_item
+
+        def get_item(self: Any) -> Any:
+            answer = original(self)
+            answer.result.get("Item", {}).pop("n", None)  # drops an attribute
+            return answer
+
+        swap.set(DynamoHandler, "get_item", get_item)
+        return swap
+
+    def install_missing() -> Swap:
+        swap = Swap()
+        swap.set(DynamoHandler, "no_such_method_in_moto", None)
+        return swap
+
+    wrong = Patch("wrong-get-item", "a patch that loses an attribute", install_wrong_get_item)
+    missing = Patch("renamed", "a patch of something moto no longer has", install_missing)
+    verdict = verify([*SPEEDUPS, wrong, missing])
+    try:
+        assert verdict.refused.keys() == {"wrong-get-item", "renamed"}
+        assert "GetItem answered differently" in verdict.refused["wrong-get-item"]
+        assert "cannot be installed" in verdict.refused["renamed"]
+        assert verdict.installed == [patch.name for patch in SPEEDUPS]
+        assert DynamoHandler.get_item.__name__ == "get_item"
+        assert getattr(DynamoHandler.get_item, "__qualname__", "").startswith("DynamoHandler")
+    finally:
+        verdict.undo()
 
 
 @pytest.fixture
@@ -260,6 +334,18 @@ def _same_calls(endpoint: str) -> list[Any]:
 
 def _without_metadata(response: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+def test_the_endpoint_reports_its_verified_patches(patched_moto: str) -> None:
+    from importlib.metadata import version
+
+    from services.common.local_aws import endpoint_patches
+
+    patches = endpoint_patches(patched_moto)
+    assert patches is not None
+    assert patches["moto"] == version("moto")
+    assert patches["refused"] == {}
+    assert patches["installed"] == ["kinesis-serialized-writes", *(p.name for p in SPEEDUPS)]
 
 
 def test_speedups_answer_exactly_what_moto_answers() -> None:
