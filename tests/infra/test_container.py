@@ -35,15 +35,23 @@ def test_the_final_stage_has_no_build_tools_and_runs_as_a_user() -> None:
     assert 'CMD ["serve", "gateway"]' in final
 
 
-def test_only_the_sources_reach_the_build_context() -> None:
+def test_only_the_sources_and_the_locks_reach_the_build_context() -> None:
     ignore = (REPO / ".dockerignore").read_text().split()
-    assert ignore[ignore.index("*") :][:5] == [
+    assert ignore[ignore.index("*") :][:7] == [
         "*",
         "!pyproject.toml",
         "!README.md",
+        "!requirements/build.lock",
+        "!requirements/runtime.lock",
         "!services/",
         "!web/",
     ]
+
+
+def test_the_image_installs_exactly_the_runtime_lock() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "--require-hashes" in dockerfile
+    assert "requirements/runtime.lock" in dockerfile
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
